@@ -1,0 +1,7 @@
+// Importing this module registers every instruction group in the decoder's opcode maps.
+import './alu.js';
+import './muldiv.js';
+import './mov.js';
+import './control.js';
+import './stack.js';
+import './system.js';
