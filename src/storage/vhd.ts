@@ -286,6 +286,8 @@ export class VhdDisk extends BaseDisk {
     const geo = chsGeometry(newSize);
     this.footer = { ...this.footer, currentSize: newSize, creatorApp: CREATOR_APP, ...geo };
     if (!this.dyn) {
+      // Growing: the old footer's place becomes disk data and must read as zeros.
+      if (newSize > old) this.file.write(Buffer.alloc(FOOTER_SIZE), this.footerOffset);
       this.file.truncate(newSize);
       this.file.write(buildFooter(this.footer), newSize);
       this.footerOffset = newSize;
