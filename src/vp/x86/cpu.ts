@@ -18,8 +18,14 @@ import {
 const TLB_BITS = 12;
 const TLB_SIZE = 1 << TLB_BITS;
 const TLB_MASK = TLB_SIZE - 1;
-/** A tag no canonical page address can equal (low bits set). */
-const TLB_INVALID = 1;
+/**
+ * TLB tags are (page address | generation): the low 12 bits of a page address are free, so they carry the
+ * generation the entry was filled in. A full flush just moves to the next generation (O(1), which matters
+ * because Linux reloads CR3 on every kernel entry/exit with page-table isolation); entries from older
+ * generations never match. 0 is never a generation, so 0 means "empty".
+ */
+const TLB_EMPTY = 0;
+const TLB_MAX_GEN = 0xfff;
 
 /** Access kinds for translation. */
 export const ACC_READ = 0;
@@ -28,35 +34,35 @@ export const ACC_EXEC = 2;
 
 /** One software TLB (kernel or user privilege): tags and host byte offsets per access kind. */
 class Tlb {
-  readonly rTagLo = new Int32Array(TLB_SIZE).fill(TLB_INVALID);
+  readonly rTagLo = new Int32Array(TLB_SIZE);
   readonly rTagHi = new Int32Array(TLB_SIZE);
   readonly rHost = new Int32Array(TLB_SIZE);
-  readonly wTagLo = new Int32Array(TLB_SIZE).fill(TLB_INVALID);
+  readonly wTagLo = new Int32Array(TLB_SIZE);
   readonly wTagHi = new Int32Array(TLB_SIZE);
   readonly wHost = new Int32Array(TLB_SIZE);
   /** GPA page of each write entry, so marking a page as code can revoke fast writes to it. */
   readonly wGpaPage = new Int32Array(TLB_SIZE);
-  readonly xTagLo = new Int32Array(TLB_SIZE).fill(TLB_INVALID);
+  readonly xTagLo = new Int32Array(TLB_SIZE);
   readonly xTagHi = new Int32Array(TLB_SIZE);
   readonly xGpaPage = new Int32Array(TLB_SIZE);
 
-  flush(): void {
-    this.rTagLo.fill(TLB_INVALID);
-    this.wTagLo.fill(TLB_INVALID);
-    this.xTagLo.fill(TLB_INVALID);
+  clear(): void {
+    this.rTagLo.fill(TLB_EMPTY);
+    this.wTagLo.fill(TLB_EMPTY);
+    this.xTagLo.fill(TLB_EMPTY);
   }
 
-  flushPage(lo: number, hi: number): void {
+  flushPage(lo: number, hi: number, gen: number): void {
     const idx = (lo >>> 12) & TLB_MASK;
-    const tag = lo & ~0xfff;
-    if (this.rTagLo[idx] === tag && this.rTagHi[idx] === hi) this.rTagLo[idx] = TLB_INVALID;
-    if (this.wTagLo[idx] === tag && this.wTagHi[idx] === hi) this.wTagLo[idx] = TLB_INVALID;
-    if (this.xTagLo[idx] === tag && this.xTagHi[idx] === hi) this.xTagLo[idx] = TLB_INVALID;
+    const tag = (lo & ~0xfff) | gen;
+    if (this.rTagLo[idx] === tag && this.rTagHi[idx] === hi) this.rTagLo[idx] = TLB_EMPTY;
+    if (this.wTagLo[idx] === tag && this.wTagHi[idx] === hi) this.wTagLo[idx] = TLB_EMPTY;
+    if (this.xTagLo[idx] === tag && this.xTagHi[idx] === hi) this.xTagLo[idx] = TLB_EMPTY;
   }
 
   revokeWritesTo(gpaPage: number): void {
     const g = this.wGpaPage, t = this.wTagLo;
-    for (let k = 0; k < TLB_SIZE; k++) if (g[k] === gpaPage) t[k] = TLB_INVALID;
+    for (let k = 0; k < TLB_SIZE; k++) if (g[k] === gpaPage) t[k] = TLB_EMPTY;
   }
 }
 
@@ -82,6 +88,10 @@ export class X86Cpu {
   rTagLo: Int32Array; rTagHi: Int32Array; rHost: Int32Array;
   wTagLo: Int32Array; wTagHi: Int32Array; wHost: Int32Array;
   private tlb: Tlb;
+  /** Current TLB generation (low 12 bits of every live tag). */
+  tlbGen = 1;
+  /** Bumped on single-page invalidations; with tlbGen it validates cached block-to-block links. */
+  tlbEpoch = 0;
 
   // Decoded blocks, two-level: GPA page -> (offset * 2 + mode) -> block. Invalidation drops a whole page.
   private readonly pageBlocks: (Map<number, Block> | undefined)[];
@@ -97,7 +107,8 @@ export class X86Cpu {
   /** Start of the executing block (linear), and the executing instruction. */
   blockLo = 0;
   blockHi = 0;
-  cur: Insn | null = null;
+  /** True while a block executes (an invalidation then also stops the running block). */
+  inBlock = false;
   /** Set by a handler that changed state the rest of the block was decoded under (or hit SMC). */
   stopBlock = false;
   /** Set when `run` must return after the current instruction, with exitReason. */
@@ -170,13 +181,17 @@ export class X86Cpu {
   }
 
   flushTlb(): void {
-    this.kernelTlb.flush();
-    this.userTlb.flush();
+    if (++this.tlbGen > TLB_MAX_GEN) {
+      this.tlbGen = 1;
+      this.kernelTlb.clear();
+      this.userTlb.clear();
+    }
   }
 
   flushTlbPage(lo: number, hi: number): void {
-    this.kernelTlb.flushPage(lo, hi);
-    this.userTlb.flushPage(lo, hi);
+    this.kernelTlb.flushPage(lo, hi, this.tlbGen);
+    this.userTlb.flushPage(lo, hi, this.tlbGen);
+    this.tlbEpoch++; // block chains cached under the old translation must be re-checked
   }
 
   // ---------------------------------------------------------------- faults
@@ -289,7 +304,7 @@ export class X86Cpu {
     const gpa = this.walk(lo, hi, acc, user);
     const page = Math.floor(gpa / 4096);
     const idx = (lo >>> 12) & TLB_MASK;
-    const tag = lo & ~0xfff;
+    const tag = (lo & ~0xfff) | this.tlbGen;
     if (page < this.slat.spaPage.length) {
       const spa = this.slat.spaPage[page];
       const rights = this.slat.rights[page];
@@ -369,14 +384,14 @@ export class X86Cpu {
 
   read8(lo: number, hi: number): number {
     const idx = (lo >>> 12) & TLB_MASK;
-    if (this.rTagLo[idx] === (lo & ~0xfff) && this.rTagHi[idx] === hi) return this.u8[this.rHost[idx] + (lo & 0xfff)];
+    if (this.rTagLo[idx] === ((lo & ~0xfff) | this.tlbGen) && this.rTagHi[idx] === hi) return this.u8[this.rHost[idx] + (lo & 0xfff)];
     return this.readSlow(lo, hi, 1);
   }
 
   read16(lo: number, hi: number): number {
     const idx = (lo >>> 12) & TLB_MASK;
     const off = lo & 0xfff;
-    if (this.rTagLo[idx] === (lo & ~0xfff) && this.rTagHi[idx] === hi && off <= 4094) {
+    if (this.rTagLo[idx] === ((lo & ~0xfff) | this.tlbGen) && this.rTagHi[idx] === hi && off <= 4094) {
       const a = this.rHost[idx] + off;
       return (a & 1) === 0 ? this.u16[a >> 1] : this.u8[a] | (this.u8[a + 1] << 8);
     }
@@ -386,7 +401,7 @@ export class X86Cpu {
   read32(lo: number, hi: number): number {
     const idx = (lo >>> 12) & TLB_MASK;
     const off = lo & 0xfff;
-    if (this.rTagLo[idx] === (lo & ~0xfff) && this.rTagHi[idx] === hi && off <= 4092) {
+    if (this.rTagLo[idx] === ((lo & ~0xfff) | this.tlbGen) && this.rTagHi[idx] === hi && off <= 4092) {
       const a = this.rHost[idx] + off;
       if ((a & 3) === 0) return this.i32[a >> 2];
       const u8 = this.u8;
@@ -399,7 +414,7 @@ export class X86Cpu {
   read64(lo: number, hi: number): number {
     const idx = (lo >>> 12) & TLB_MASK;
     const off = lo & 0xfff;
-    if (this.rTagLo[idx] === (lo & ~0xfff) && this.rTagHi[idx] === hi && off <= 4088) {
+    if (this.rTagLo[idx] === ((lo & ~0xfff) | this.tlbGen) && this.rTagHi[idx] === hi && off <= 4088) {
       const a = this.rHost[idx] + off;
       if ((a & 3) === 0) {
         this.rdHi = this.i32[(a >> 2) + 1];
@@ -417,14 +432,14 @@ export class X86Cpu {
 
   write8(lo: number, hi: number, v: number): void {
     const idx = (lo >>> 12) & TLB_MASK;
-    if (this.wTagLo[idx] === (lo & ~0xfff) && this.wTagHi[idx] === hi) { this.u8[this.wHost[idx] + (lo & 0xfff)] = v; return; }
+    if (this.wTagLo[idx] === ((lo & ~0xfff) | this.tlbGen) && this.wTagHi[idx] === hi) { this.u8[this.wHost[idx] + (lo & 0xfff)] = v; return; }
     this.writeSlow(lo, hi, 1, v);
   }
 
   write16(lo: number, hi: number, v: number): void {
     const idx = (lo >>> 12) & TLB_MASK;
     const off = lo & 0xfff;
-    if (this.wTagLo[idx] === (lo & ~0xfff) && this.wTagHi[idx] === hi && off <= 4094) {
+    if (this.wTagLo[idx] === ((lo & ~0xfff) | this.tlbGen) && this.wTagHi[idx] === hi && off <= 4094) {
       const a = this.wHost[idx] + off;
       if ((a & 1) === 0) this.u16[a >> 1] = v;
       else { this.u8[a] = v; this.u8[a + 1] = v >> 8; }
@@ -436,7 +451,7 @@ export class X86Cpu {
   write32(lo: number, hi: number, v: number): void {
     const idx = (lo >>> 12) & TLB_MASK;
     const off = lo & 0xfff;
-    if (this.wTagLo[idx] === (lo & ~0xfff) && this.wTagHi[idx] === hi && off <= 4092) {
+    if (this.wTagLo[idx] === ((lo & ~0xfff) | this.tlbGen) && this.wTagHi[idx] === hi && off <= 4092) {
       const a = this.wHost[idx] + off;
       if ((a & 3) === 0) this.i32[a >> 2] = v;
       else { const u8 = this.u8; u8[a] = v; u8[a + 1] = v >> 8; u8[a + 2] = v >> 16; u8[a + 3] = v >> 24; }
@@ -448,7 +463,7 @@ export class X86Cpu {
   write64(lo: number, hi: number, vLo: number, vHi: number): void {
     const idx = (lo >>> 12) & TLB_MASK;
     const off = lo & 0xfff;
-    if (this.wTagLo[idx] === (lo & ~0xfff) && this.wTagHi[idx] === hi && off <= 4088) {
+    if (this.wTagLo[idx] === ((lo & ~0xfff) | this.tlbGen) && this.wTagHi[idx] === hi && off <= 4088) {
       const a = this.wHost[idx] + off;
       if ((a & 3) === 0) { this.i32[a >> 2] = vLo; this.i32[(a >> 2) + 1] = vHi; return; }
       const u8 = this.u8;
@@ -470,11 +485,35 @@ export class X86Cpu {
   /** Check that a linear range is writable (for read-modify-write and multi-part stores) without writing. */
   probeWrite(lo: number, hi: number, size: number): void {
     const idx = (lo >>> 12) & TLB_MASK;
-    if (this.wTagLo[idx] === (lo & ~0xfff) && this.wTagHi[idx] === hi && (lo & 0xfff) + size <= 4096) return;
+    if (this.wTagLo[idx] === ((lo & ~0xfff) | this.tlbGen) && this.wTagHi[idx] === hi && (lo & 0xfff) + size <= 4096) return;
     const user = this.s[S_CPL] === 3;
     this.walk(lo, hi, ACC_WRITE, user);
     const lo2 = (lo + size - 1) | 0;
     if (((lo2 ^ lo) & ~0xfff) !== 0) this.walk(lo2, (lo2 >>> 0) < (lo >>> 0) ? (hi + 1) | 0 : hi, ACC_WRITE, user);
+  }
+
+  /**
+   * Host byte offset of linear (lo, hi) for a bulk access of kind `acc` (ACC_READ or ACC_WRITE) that the caller
+   * keeps within this 4 KiB page (string instructions' fast paths). Translates like an access would, so it may
+   * raise #PF/#GP. Returns -1 when the page is not plain RAM for that access — MMIO, or for writes a page holding
+   * decoded code — and the caller must then use the per-access paths (which reach the platform and invalidate
+   * code). A write through the returned offset needs no further checks.
+   */
+  hostOffset(lo: number, hi: number, acc: number): number {
+    const idx = (lo >>> 12) & TLB_MASK;
+    const tag = (lo & ~0xfff) | this.tlbGen;
+    if (acc === ACC_WRITE) {
+      if (this.wTagLo[idx] !== tag || this.wTagHi[idx] !== hi) {
+        this.fill(lo, hi, ACC_WRITE);
+        if (this.wTagLo[idx] !== tag || this.wTagHi[idx] !== hi) return -1;
+      }
+      return this.wHost[idx] + (lo & 0xfff);
+    }
+    if (this.rTagLo[idx] !== tag || this.rTagHi[idx] !== hi) {
+      this.fill(lo, hi, ACC_READ);
+      if (this.rTagLo[idx] !== tag || this.rTagHi[idx] !== hi) return -1;
+    }
+    return this.rHost[idx] + (lo & 0xfff);
   }
 
   /** Read a linear address with supervisor privilege regardless of CPL (descriptor tables, TSS). */
@@ -491,11 +530,11 @@ export class X86Cpu {
   translateCode(lo: number, hi: number): number {
     const t = this.tlb;
     const idx = (lo >>> 12) & TLB_MASK;
-    if (t.xTagLo[idx] === (lo & ~0xfff) && t.xTagHi[idx] === hi) return t.xGpaPage[idx] * 4096 + (lo & 0xfff);
+    if (t.xTagLo[idx] === ((lo & ~0xfff) | this.tlbGen) && t.xTagHi[idx] === hi) return t.xGpaPage[idx] * 4096 + (lo & 0xfff);
     const gpa = this.walk(lo, hi, ACC_EXEC, this.s[S_CPL] === 3);
     const page = Math.floor(gpa / 4096);
     if (page < this.slat.spaPage.length && this.slat.spaPage[page] >= 0 && (this.slat.rights[page] & GPA_EXEC) !== 0) {
-      t.xTagLo[idx] = lo & ~0xfff; t.xTagHi[idx] = hi; t.xGpaPage[idx] = page;
+      t.xTagLo[idx] = (lo & ~0xfff) | this.tlbGen; t.xTagHi[idx] = hi; t.xGpaPage[idx] = page;
     }
     return gpa;
   }
@@ -531,7 +570,7 @@ export class X86Cpu {
       this.pageSpill[page] = undefined;
     }
     this.codePage[page] = 0;
-    if (this.cur !== null) this.stopBlock = true; // the running block may be among them
+    if (this.inBlock) this.stopBlock = true; // the running block may be among them
   }
 
   /** Find or decode the block at the current RIP. */
@@ -574,40 +613,61 @@ export class X86Cpu {
     const limit = this.icount + budget;
     this.stopRun = false;
     this.exitReason = EXIT_BUDGET;
+    let prev: Block | null = null;
     while (this.icount < limit && !this.stopRun) {
-      if ((this.irqPending || this.nmiPending) && s[S_INT_SHADOW] === 0) this.checkInterrupts();
-      else if (s[S_INT_SHADOW] !== 0) s[S_INT_SHADOW] = 0;
+      if (s[S_INT_SHADOW] !== 0) s[S_INT_SHADOW] = 0; // the shadow covered the instruction that ended the last block
+      else if (this.irqPending || this.nmiPending) this.checkInterrupts();
       let k = 0;
+      let insns: Insn[] | null = null;
       try {
-        const b = this.lookupBlock();
-        const insns = b.insns;
+        const lo = s[S_RIP], hi = s[S_RIP + 1];
+        // Follow the previous block's cached link when the translation context is unchanged.
+        const ctx = (s[S_CPL] << 1) | (this.mode64 ? 1 : 0);
+        let b: Block | null = null;
+        if (prev !== null && prev.linkGen === this.tlbGen && prev.linkEpoch === this.tlbEpoch && prev.linkCtx === ctx) {
+          if (prev.link1Lo === lo && prev.link1Hi === hi && prev.link1 !== null && prev.link1.valid) b = prev.link1;
+          else if (prev.link2Lo === lo && prev.link2Hi === hi && prev.link2 !== null && prev.link2.valid) b = prev.link2;
+        }
+        if (b === null) {
+          b = this.lookupBlock();
+          if (prev !== null && prev.valid) {
+            if (prev.linkGen !== this.tlbGen || prev.linkEpoch !== this.tlbEpoch || prev.linkCtx !== ctx) {
+              prev.link2 = null;
+              prev.linkGen = this.tlbGen; prev.linkEpoch = this.tlbEpoch; prev.linkCtx = ctx;
+            } else {
+              prev.link2 = prev.link1; prev.link2Lo = prev.link1Lo; prev.link2Hi = prev.link1Hi;
+            }
+            prev.link1 = b; prev.link1Lo = lo; prev.link1Hi = hi;
+          }
+        }
+        insns = b.insns;
         const n = insns.length;
-        const baseLo = s[S_RIP], baseHi = s[S_RIP + 1];
-        this.blockLo = baseLo;
-        this.blockHi = baseHi;
-        this.nipHi = baseHi;
+        this.blockLo = lo;
+        this.blockHi = hi;
+        this.nipHi = hi;
         this.stopBlock = false;
-        const wraps = (baseLo >>> 0) + b.byteLen > 0xffffffff;
+        this.inBlock = true;
+        const wraps = (lo >>> 0) + b.byteLen > 0xffffffff;
         for (; k < n; k++) {
           const ins = insns[k];
-          this.cur = ins;
-          this.nipLo = (baseLo + ins.end) | 0;
-          if (wraps) this.nipHi = this.mode64 && (this.nipLo >>> 0) < (baseLo >>> 0) ? (baseHi + 1) | 0 : baseHi;
+          this.nipLo = (lo + ins.end) | 0;
+          if (wraps) this.nipHi = this.mode64 && (this.nipLo >>> 0) < (lo >>> 0) ? (hi + 1) | 0 : hi;
           ins.exec(this, ins);
           if (this.stopBlock) { k++; break; }
         }
-        this.cur = null;
+        this.inBlock = false;
         this.icount += k;
         s[S_RIP] = this.nipLo;
         s[S_RIP + 1] = this.nipHi;
+        prev = b.valid ? b : null;
       } catch (e) {
+        this.inBlock = false;
         if (e !== FAULT) throw e;
-        const ins = this.cur;
-        this.cur = null;
+        prev = null;
         this.icount += k;
-        if (ins !== null) {
+        if (insns !== null && k < insns.length) {
           // Faults are precise: RIP points at the faulting instruction.
-          const l = (this.blockLo + ins.start) | 0;
+          const l = (this.blockLo + insns[k].start) | 0;
           s[S_RIP] = l;
           s[S_RIP + 1] = this.mode64 && (l >>> 0) < (this.blockLo >>> 0) ? (this.blockHi + 1) | 0 : this.blockHi;
         }

@@ -27,6 +27,19 @@ export class Block {
   key = 0;
   /** GPA page the last instruction spills into, or -1. */
   spillPage = -1;
+  /**
+   * Links to the blocks that ran next (the last two distinct successors, by linear RIP), valid while the TLB
+   * generation/epoch and the CPL/mode context are those recorded: they skip the translation and the lookup.
+   */
+  link1: Block | null = null;
+  link1Lo = 0;
+  link1Hi = 0;
+  link2: Block | null = null;
+  link2Lo = 0;
+  link2Hi = 0;
+  linkGen = -1;
+  linkEpoch = -1;
+  linkCtx = -1;
 }
 
 /** Raises #UD when executed: undefined opcodes and forms invalid in the current mode decode to this. */

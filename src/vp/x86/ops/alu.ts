@@ -3,7 +3,7 @@
 import { lazyCF, LZ_ADC, LZ_ADD, LZ_DEC, LZ_INC, LZ_LOGIC, LZ_SBB, LZ_SUB } from '../flags.js';
 import { S_LZ_AUX, S_LZ_DST, S_LZ_OP, S_LZ_RES, S_LZ_SIZE, S_LZ_SRC } from '../state.js';
 import { MAP1, opUD, type Decoder } from '../decoder.js';
-import type { Insn } from '../insn.js';
+import type { Handler, Insn } from '../insn.js';
 import type { X86Cpu } from '../cpu.js';
 import { ea, getReg, readMem, setReg, writeMem } from '../operands.js';
 import { opDiv, opIdiv, opImul1, opMul } from './muldiv.js';
@@ -124,13 +124,6 @@ function add64RI(cpu: X86Cpu, i: Insn): void {
   record(s, LZ_ADD, 8, dLo, dHi, i.immLo, i.immHi, rLo, rHi);
 }
 
-function cmp64RR(cpu: X86Cpu, i: Insn): void {
-  const s = cpu.s, d = 2 * i.reg, r = 2 * i.rm;
-  const dLo = s[d], dHi = s[d + 1], sLo = s[r], sHi = s[r + 1];
-  const t = (dLo >>> 0) - (sLo >>> 0);
-  record(s, LZ_SUB, 8, dLo, dHi, sLo, sHi, t | 0, (dHi - sHi - (t < 0 ? 1 : 0)) | 0);
-}
-
 function test64RR(cpu: X86Cpu, i: Insn): void {
   const s = cpu.s, d = 2 * i.reg, r = 2 * i.rm;
   record(s, LZ_LOGIC, 8, 0, 0, 0, 0, s[d] & s[r], s[d + 1] & s[r + 1]);
@@ -227,6 +220,132 @@ function negM(cpu: X86Cpu, i: Insn): void {
   writeMem(cpu, size, v, resHi);
 }
 
+// ---- specialised forms for the frequent cases (64- and 32-bit register/immediate ADD SUB AND OR XOR CMP):
+// no operation switch, no size dispatch. Generated per operation by the factories below at module load.
+
+function makeRR64(op: number): Handler {
+  switch (op) {
+    case ALU_ADD: return (cpu, i) => {
+      const s = cpu.s, d = 2 * i.reg, r = 2 * i.rm;
+      const dLo = s[d], dHi = s[d + 1], sLo = s[r], sHi = s[r + 1];
+      const t = (dLo >>> 0) + (sLo >>> 0);
+      const rLo = t | 0, rHi = (dHi + sHi + (t > 0xffffffff ? 1 : 0)) | 0;
+      s[d] = rLo; s[d + 1] = rHi;
+      record(s, LZ_ADD, 8, dLo, dHi, sLo, sHi, rLo, rHi);
+    };
+    case ALU_SUB: case ALU_CMP: {
+      const write = op === ALU_SUB;
+      return (cpu, i) => {
+        const s = cpu.s, d = 2 * i.reg, r = 2 * i.rm;
+        const dLo = s[d], dHi = s[d + 1], sLo = s[r], sHi = s[r + 1];
+        const t = (dLo >>> 0) - (sLo >>> 0);
+        const rLo = t | 0, rHi = (dHi - sHi - (t < 0 ? 1 : 0)) | 0;
+        if (write) { s[d] = rLo; s[d + 1] = rHi; }
+        record(s, LZ_SUB, 8, dLo, dHi, sLo, sHi, rLo, rHi);
+      };
+    }
+    case ALU_AND: return (cpu, i) => { const s = cpu.s, d = 2 * i.reg, r = 2 * i.rm; logic(s, 8, d, s[d] & s[r], s[d + 1] & s[r + 1]); };
+    case ALU_OR: return (cpu, i) => { const s = cpu.s, d = 2 * i.reg, r = 2 * i.rm; logic(s, 8, d, s[d] | s[r], s[d + 1] | s[r + 1]); };
+    case ALU_XOR: return (cpu, i) => { const s = cpu.s, d = 2 * i.reg, r = 2 * i.rm; logic(s, 8, d, s[d] ^ s[r], s[d + 1] ^ s[r + 1]); };
+  }
+  return aluRR;
+}
+
+function makeRR32(op: number): Handler {
+  switch (op) {
+    case ALU_ADD: return (cpu, i) => {
+      const s = cpu.s, d = 2 * i.reg;
+      const a = s[d], b = s[2 * i.rm], r = (a + b) | 0;
+      s[d] = r; s[d + 1] = 0;
+      record(s, LZ_ADD, 4, a, 0, b, 0, r, 0);
+    };
+    case ALU_SUB: case ALU_CMP: {
+      const write = op === ALU_SUB;
+      return (cpu, i) => {
+        const s = cpu.s, d = 2 * i.reg;
+        const a = s[d], b = s[2 * i.rm], r = (a - b) | 0;
+        if (write) { s[d] = r; s[d + 1] = 0; }
+        record(s, LZ_SUB, 4, a, 0, b, 0, r, 0);
+      };
+    }
+    case ALU_AND: return (cpu, i) => { const s = cpu.s, d = 2 * i.reg; logic(s, 4, d, s[d] & s[2 * i.rm], 0); };
+    case ALU_OR: return (cpu, i) => { const s = cpu.s, d = 2 * i.reg; logic(s, 4, d, s[d] | s[2 * i.rm], 0); };
+    case ALU_XOR: return (cpu, i) => { const s = cpu.s, d = 2 * i.reg; logic(s, 4, d, s[d] ^ s[2 * i.rm], 0); };
+  }
+  return aluRR;
+}
+
+function makeRI64(op: number): Handler {
+  switch (op) {
+    case ALU_ADD: return add64RI;
+    case ALU_SUB: case ALU_CMP: {
+      const write = op === ALU_SUB;
+      return (cpu, i) => {
+        const s = cpu.s, d = 2 * i.reg;
+        const dLo = s[d], dHi = s[d + 1];
+        const t = (dLo >>> 0) - (i.immLo >>> 0);
+        const rLo = t | 0, rHi = (dHi - i.immHi - (t < 0 ? 1 : 0)) | 0;
+        if (write) { s[d] = rLo; s[d + 1] = rHi; }
+        record(s, LZ_SUB, 8, dLo, dHi, i.immLo, i.immHi, rLo, rHi);
+      };
+    }
+    case ALU_AND: return (cpu, i) => { const s = cpu.s, d = 2 * i.reg; logic(s, 8, d, s[d] & i.immLo, s[d + 1] & i.immHi); };
+    case ALU_OR: return (cpu, i) => { const s = cpu.s, d = 2 * i.reg; logic(s, 8, d, s[d] | i.immLo, s[d + 1] | i.immHi); };
+    case ALU_XOR: return (cpu, i) => { const s = cpu.s, d = 2 * i.reg; logic(s, 8, d, s[d] ^ i.immLo, s[d + 1] ^ i.immHi); };
+  }
+  return aluRI;
+}
+
+function makeRI32(op: number): Handler {
+  switch (op) {
+    case ALU_ADD: return (cpu, i) => {
+      const s = cpu.s, d = 2 * i.reg;
+      const a = s[d], r = (a + i.immLo) | 0;
+      s[d] = r; s[d + 1] = 0;
+      record(s, LZ_ADD, 4, a, 0, i.immLo, 0, r, 0);
+    };
+    case ALU_SUB: case ALU_CMP: {
+      const write = op === ALU_SUB;
+      return (cpu, i) => {
+        const s = cpu.s, d = 2 * i.reg;
+        const a = s[d], r = (a - i.immLo) | 0;
+        if (write) { s[d] = r; s[d + 1] = 0; }
+        record(s, LZ_SUB, 4, a, 0, i.immLo, 0, r, 0);
+      };
+    }
+    case ALU_AND: return (cpu, i) => { const s = cpu.s, d = 2 * i.reg; logic(s, 4, d, s[d] & i.immLo, 0); };
+    case ALU_OR: return (cpu, i) => { const s = cpu.s, d = 2 * i.reg; logic(s, 4, d, s[d] | i.immLo, 0); };
+    case ALU_XOR: return (cpu, i) => { const s = cpu.s, d = 2 * i.reg; logic(s, 4, d, s[d] ^ i.immLo, 0); };
+  }
+  return aluRI;
+}
+
+/** Write a logic result to register slot d (size 8 or 4) and record it. */
+function logic(s: Int32Array, size: number, d: number, rLo: number, rHi: number): void {
+  s[d] = rLo; s[d + 1] = rHi;
+  s[S_LZ_OP] = LZ_LOGIC;
+  s[S_LZ_SIZE] = size;
+  s[S_LZ_RES] = rLo; s[S_LZ_RES + 1] = rHi;
+}
+
+const RR64: Handler[] = [];
+const RR32: Handler[] = [];
+const RI64: Handler[] = [];
+const RI32: Handler[] = [];
+for (let op = 0; op < 8; op++) {
+  RR64.push(makeRR64(op));
+  RR32.push(makeRR32(op));
+  RI64.push(makeRI64(op));
+  RI32.push(makeRI32(op));
+}
+
+/** Pick the handler for a register destination: specialised for sizes 8 and 4, generic otherwise. */
+function regForm(size: number, op: number, imm: boolean): Handler {
+  if (size === 8) return imm ? RI64[op] : RR64[op];
+  if (size === 4) return imm ? RI32[op] : RR32[op];
+  return imm ? aluRI : aluRR;
+}
+
 // ---- decoding
 
 /** Accept LOCK only on a memory destination. */
@@ -248,7 +367,7 @@ function decAluModrm(d: Decoder, i: Insn): void {
       i.reg = dst; i.rm = src;
       // xor r,r and sub r,r (the zeroing idioms) give 0 with identical flags: CF=OF=AF=SF=0, ZF=PF=1.
       if ((i.op === ALU_XOR || i.op === ALU_SUB) && dst === src && size >= 4) { i.exec = xor32Self; return; }
-      i.exec = size === 8 && i.op === ALU_CMP ? cmp64RR : aluRR;
+      i.exec = regForm(size, i.op, false);
     } else {
       if (size === 1) i.reg = d.breg(i.reg);
       if (i.op !== ALU_CMP) lockMem(i);
@@ -259,7 +378,7 @@ function decAluModrm(d: Decoder, i: Insn): void {
     if (size === 1) i.reg = d.breg(i.reg);
     if (i.rm >= 0) {
       if (size === 1) i.rm = d.breg(i.rm);
-      i.exec = size === 8 && i.op === ALU_CMP ? cmp64RR : aluRR;
+      i.exec = regForm(size, i.op, false);
     } else i.exec = aluRM;
   }
 }
@@ -269,7 +388,7 @@ function decAluAcc(d: Decoder, i: Insn): void {
   if ((i.opcode & 1) === 0) i.size = 1;
   d.imm(i, i.size);
   i.reg = 0;
-  i.exec = i.size === 8 && i.op === ALU_ADD ? add64RI : aluRI;
+  i.exec = regForm(i.size, i.op, true);
 }
 
 function decAluImm(d: Decoder, i: Insn): void {
@@ -281,7 +400,7 @@ function decAluImm(d: Decoder, i: Insn): void {
   else d.imm(i, i.size);
   if (i.rm >= 0) {
     i.reg = i.size === 1 ? d.breg(i.rm) : i.rm;
-    i.exec = i.size === 8 && i.op === ALU_ADD ? add64RI : aluRI;
+    i.exec = regForm(i.size, i.op, true);
   } else {
     if (i.op !== ALU_CMP) lockMem(i);
     i.exec = aluMI;

@@ -2,7 +2,7 @@
 // PUSH). Branches end a block; relative targets are computed from the next RIP at run time because blocks are
 // cached by physical address and may run under several virtual aliases.
 import { EXC_GP, EXC_NP, EXC_UD, RCX, RSP, SEG_CS, SEG_SS } from '../constants.js';
-import { testCondition } from '../flags.js';
+import { lazyZF, testCondition } from '../flags.js';
 import { S_SEG_SEL } from '../state.js';
 import { MAP0F, MAP1, opUD, type Decoder } from '../decoder.js';
 import type { Insn } from '../insn.js';
@@ -13,6 +13,11 @@ import { decIncDec } from './alu.js';
 
 function jcc(cpu: X86Cpu, i: Insn): void {
   if (testCondition(cpu.s, i.op)) jumpRel(cpu, i, i.immLo);
+}
+
+/** JZ/JNZ (the most frequent conditions) read ZF straight from the lazy result. */
+function jz(cpu: X86Cpu, i: Insn): void {
+  if (lazyZF(cpu.s) === (i.op === 4)) jumpRel(cpu, i, i.immLo);
 }
 
 function jmpRel(cpu: X86Cpu, i: Insn): void {
@@ -147,14 +152,14 @@ function decJcc8(d: Decoder, i: Insn): void {
   i.immLo = d.s8();
   i.op = i.opcode & 0xf;
   branchSize(d, i);
-  i.exec = jcc;
+  i.exec = i.op === 4 || i.op === 5 ? jz : jcc;
 }
 
 function decJcc32(d: Decoder, i: Insn): void {
   i.immLo = i.size === 2 && !d.mode64 ? (d.u16() << 16) >> 16 : d.s32();
   i.op = i.opcode & 0xf;
   branchSize(d, i);
-  i.exec = jcc;
+  i.exec = i.op === 4 || i.op === 5 ? jz : jcc;
 }
 
 function decJmp(d: Decoder, i: Insn): void {
