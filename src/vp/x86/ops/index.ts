@@ -5,3 +5,6 @@ import './mov.js';
 import './control.js';
 import './stack.js';
 import './system.js';
+import './bits.js';
+import './string.js';
+import './atomic.js';
