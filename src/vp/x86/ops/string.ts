@@ -254,6 +254,17 @@ function copyRun(u8: Uint8Array, hs: number, hd: number, bytes: number, e: numbe
   if (!down) {
     const d = hd - hs;
     if (d <= 0 || d >= bytes) { u8.copyWithin(hd, hs, hs + bytes); return; }
+    if (d % e === 0) {
+      // Every element reads what the element d bytes before wrote: the result repeats the first d source
+      // bytes (the "memset by overlapping move" idiom). Copy them, then double the repeated prefix.
+      u8.copyWithin(hd, hs, hs + d);
+      for (let done = d; done < bytes;) {
+        const c = done < bytes - done ? done : bytes - done;
+        u8.copyWithin(hd + done, hd, hd + c);
+        done += c;
+      }
+      return;
+    }
     const p = d < e ? e : d - (d % e);
     for (let o = 0; o < bytes; o += p) u8.copyWithin(hd + o, hs + o, hs + (o + p < bytes ? o + p : bytes));
     return;
@@ -261,6 +272,16 @@ function copyRun(u8: Uint8Array, hs: number, hd: number, bytes: number, e: numbe
   const sL = hs - bytes + e, dL = hd - bytes + e;
   const d = sL - dL;
   if (d <= 0 || d >= bytes) { u8.copyWithin(dL, sL, sL + bytes); return; }
+  if (d % e === 0) {
+    // The mirror image: the top d source bytes repeat downwards.
+    u8.copyWithin(dL + bytes - d, sL + bytes - d, sL + bytes);
+    for (let done = d; done < bytes;) {
+      const c = done < bytes - done ? done : bytes - done;
+      u8.copyWithin(dL + bytes - done - c, dL + bytes - c, dL + bytes);
+      done += c;
+    }
+    return;
+  }
   const p = d < e ? e : d - (d % e);
   for (let end = bytes; end > 0; end -= p) {
     const st = end > p ? end - p : 0;
