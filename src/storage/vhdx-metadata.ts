@@ -154,7 +154,8 @@ export function parseMetadataRegion(region: Buffer): VhdxMetadata {
   const fp = need(0, 'file parameters', 8);
   const blockSize = fp.readUInt32LE(0);
   const fpFlags = fp.readUInt32LE(4);
-  const virtualSize = readU64LE(need(1, 'virtual disk size', 8), 0);
+  const sizeItem = need(1, 'virtual disk size', 8);
+  const virtualSize = readU64LE(sizeItem, 0);
   const diskId = Uint8Array.from(need(2, 'page 83 data', 16).subarray(0, 16));
   const logicalSectorSize = need(3, 'logical sector size', 4).readUInt32LE(0);
   const physicalSectorSize = need(4, 'physical sector size', 4).readUInt32LE(0);
@@ -164,7 +165,7 @@ export function parseMetadataRegion(region: Buffer): VhdxMetadata {
   if (logicalSectorSize !== 512 && logicalSectorSize !== 4096) throw new CorruptImageError(`vhdx: logical sector size ${logicalSectorSize} is not 512 or 4096`);
   if (physicalSectorSize !== 512 && physicalSectorSize !== 4096) throw new CorruptImageError(`vhdx: physical sector size ${physicalSectorSize} is not 512 or 4096`);
   if (virtualSize === 0 || virtualSize > MAX_VIRTUAL_SIZE || virtualSize % logicalSectorSize !== 0) {
-    throw new CorruptImageError(`vhdx: virtual disk size ${virtualSize} is not a multiple of the sector size up to 64 TiB`);
+    throw new CorruptImageError(`vhdx: virtual disk size ${sizeItem.readBigUInt64LE(0)} is not a multiple of the sector size up to 64 TiB`);
   }
   const hasParent = (fpFlags & 2) !== 0;
   let parentLocator: ParentLocator | null = null;
