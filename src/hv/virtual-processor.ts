@@ -1,0 +1,266 @@
+// A virtual processor as the hypervisor runs it: the VP engine plus the hypervisor's side of VpPlatform.
+// Everything the engine cannot do alone arrives here and is either answered by the hypervisor (virtual time,
+// hypercalls, the all-ones / #GP defaults) or turned into an intercept message for the root.
+import { X86Engine, type VpPlatform } from '../vp/index.js';
+import { EXIT_BUDGET, EXIT_HLT, EXIT_STOP, EXIT_TRIPLE_FAULT, GPA_READ, GPA_WRITE } from '../vp/index.js';
+import type { X86Cpu } from '../vp/index.js';
+// The VP state page layout is the contract between the hypervisor (which owns the page) and the engine.
+import { S_CPL, S_CR0, S_EFER, S_INT_SHADOW, S_RFLAGS, S_RIP, S_SEG_ATTR, S_SEG_BASE, S_SEG_LIMIT, S_SEG_SEL } from '../vp/x86/state.js';
+import { readFlags } from '../vp/x86/flags.js';
+import { DispatchEvent, DispatchState, InterceptAccess } from './hypercall/layouts.js';
+import { HvMessageType, InterceptAccessType, InterceptMessage, MessageLayout } from './intercept-message.js';
+import type { Partition } from './partition.js';
+import { TSC_TICKS_PER_INSTRUCTION, ticksToPair } from './virtual-time.js';
+
+const SEG_CS = 1;
+const FLAG_IF = 1 << 9;
+const CR0_PE = 1, CR0_AM = 1 << 18, EFER_LMA = 1 << 10;
+
+/** The hypervisor services a VP calls back into (kept narrow to avoid a dependency cycle). */
+export interface VpHost {
+  /** Dispatch the hypercall in the VP's registers (TLFS x64 register convention) and write RAX. */
+  guestHypercall(vp: VirtualProcessor): void;
+}
+
+/** Why a dispatch ended, as HvCallDispatchVp reports it (state, event). */
+export class DispatchResult {
+  state = 0;
+  event = 0;
+}
+
+export class VirtualProcessor implements VpPlatform {
+  readonly engine: X86Engine;
+  readonly cpu: X86Cpu;
+  readonly message: InterceptMessage;
+  /** HLT with interrupts enabled: waiting for an interrupt (nothing runs until one is pending). */
+  halted = false;
+  /** Suspended by an intercept until the root dispatches with CLEAR_INTERCEPT_SUSPEND. */
+  interceptSuspended = false;
+  /** Triple fault: the VP can run no more. */
+  shutdown = false;
+  /** Instructions skipped while halted (HLT fast-forward), part of virtual time. */
+  skippedInstructions = 0;
+  /** Output of the last HvCallDispatchVp (reused). */
+  readonly lastDispatch = new DispatchResult();
+  private readonly s: Int32Array;
+
+  constructor(
+    readonly partition: Partition,
+    readonly index: number,
+    readonly statePage: number,
+    readonly messagePage: number,
+    memory: ArrayBuffer,
+    private readonly host: VpHost,
+  ) {
+    this.engine = new X86Engine(memory, statePage * 4096, partition.map, this, partition.cpuid, index);
+    this.cpu = this.engine.cpu;
+    this.s = this.cpu.s;
+    this.message = new InterceptMessage(memory, messagePage * 4096);
+  }
+
+  // ------------------------------------------------------------ dispatch (HvCallDispatchVp)
+
+  /** Run for up to `budget` instructions. */
+  dispatch(budget: number, clearInterceptSuspend: boolean, out: DispatchResult): void {
+    out.state = DispatchState.READY;
+    out.event = DispatchEvent.INTERCEPT;
+    if (this.shutdown) return; // the unrecoverable-exception message stays in the message page
+    if (this.interceptSuspended) {
+      if (!clearInterceptSuspend) return;
+      this.interceptSuspended = false;
+    }
+    if (this.halted) {
+      if (!this.cpu.irqPending && !this.cpu.nmiPending) {
+        out.state = DispatchState.BLOCKED;
+        out.event = DispatchEvent.SUSPEND;
+        return;
+      }
+      this.halted = false;
+    }
+    this.partition.counters.dispatches++;
+    const exit = this.engine.run(budget);
+    switch (exit) {
+      case EXIT_BUDGET:
+        out.event = DispatchEvent.SUSPEND;
+        return;
+      case EXIT_STOP:
+        if (!this.interceptSuspended) out.event = DispatchEvent.SUSPEND;
+        return;
+      case EXIT_HLT:
+        if ((this.s[S_RFLAGS] & FLAG_IF) === 0 && !this.cpu.nmiPending) {
+          // Nothing can wake this VP: tell the root (Hyper-V sends HvMessageTypeX64Halt).
+          this.fillHeader(this.message.begin(HvMessageType.X64_HALT, this.index, InterceptAccessType.EXECUTE, MessageLayout.HEADER_END), false);
+          this.deliver(true);
+          return;
+        }
+        this.halted = true;
+        out.state = DispatchState.BLOCKED;
+        out.event = DispatchEvent.SUSPEND;
+        return;
+      case EXIT_TRIPLE_FAULT:
+        this.shutdown = true;
+        this.fillHeader(this.message.begin(HvMessageType.UNRECOVERABLE_EXCEPTION, this.index, InterceptAccessType.EXECUTE, MessageLayout.HEADER_END), false);
+        this.deliver(true);
+        return;
+      default:
+        out.event = DispatchEvent.SUSPEND;
+    }
+  }
+
+  /** Ask a running VP to return from its dispatch soon (e.g. the root wants the CPU back). */
+  requestStop(): void {
+    this.engine.requestStop();
+  }
+
+  // ------------------------------------------------------------ intercept delivery
+
+  /** Fill hv_x64_intercept_message_header from the VP state. `inInsn`: the access is inside an instruction. */
+  private fillHeader(d: DataView, inInsn: boolean): void {
+    const s = this.s, cpu = this.cpu;
+    // Inside an instruction the engine knows where the next one starts, not where this one did: the message
+    // reports that next RIP with instruction length 0 (the hypervisor completes the access itself, so the
+    // root never needs to emulate or skip the instruction).
+    let ripLo = s[S_RIP], ripHi = s[S_RIP + 1];
+    const len = 0;
+    if (inInsn && cpu.inBlock) {
+      ripLo = cpu.nipLo;
+      ripHi = cpu.nipHi;
+    }
+    d.setUint8(MessageLayout.instructionLength, len & 0xf);
+    const exec = (s[S_CPL] & 3) | ((s[S_CR0] & CR0_PE) !== 0 ? 4 : 0) | ((s[S_CR0] & CR0_AM) !== 0 ? 8 : 0)
+      | ((s[S_EFER] & EFER_LMA) !== 0 ? 16 : 0) | (s[S_INT_SHADOW] !== 0 ? 1 << 12 : 0);
+    d.setUint16(MessageLayout.executionState, exec, true);
+    d.setUint32(MessageLayout.csBase, s[S_SEG_BASE + 2 * SEG_CS] >>> 0, true);
+    d.setUint32(MessageLayout.csBase + 4, s[S_SEG_BASE + 2 * SEG_CS + 1] >>> 0, true);
+    d.setUint32(MessageLayout.csLimit, s[S_SEG_LIMIT + SEG_CS] >>> 0, true);
+    d.setUint16(MessageLayout.csSelector, s[S_SEG_SEL + SEG_CS] & 0xffff, true);
+    d.setUint16(MessageLayout.csAttributes, s[S_SEG_ATTR + SEG_CS] & 0xffff, true);
+    d.setUint32(MessageLayout.rip, ripLo >>> 0, true);
+    d.setUint32(MessageLayout.rip + 4, ripHi >>> 0, true);
+    d.setUint32(MessageLayout.rflags, readFlags(s) >>> 0, true);
+  }
+
+  /** Hand the filled message to the root; `forceSuspend` for events after which the VP cannot go on. */
+  private deliver(forceSuspend: boolean): void {
+    const p = this.partition;
+    p.counters.intercepts++;
+    const h = p.interceptHandler;
+    if (h !== null) h(this.message);
+    if (forceSuspend || this.message.suspended) {
+      this.interceptSuspended = true;
+      this.engine.requestStop();
+    }
+  }
+
+  // ------------------------------------------------------------ VpPlatform
+
+  ioRead(port: number, size: number): number {
+    const p = this.partition;
+    if ((p.ioIntercepts[port] & InterceptAccess.READ) === 0 || p.interceptHandler === null) return -1;
+    const m = this.message;
+    const dv = m.begin(HvMessageType.X64_IO_PORT_INTERCEPT, this.index, InterceptAccessType.READ, MessageLayout.IO_END);
+    this.fillHeader(dv, true);
+    m.setIo(port, size, false, false, 0);
+    this.fillIoRegs(dv);
+    this.deliver(false);
+    return m.value;
+  }
+
+  ioWrite(port: number, size: number, value: number): void {
+    const p = this.partition;
+    if ((p.ioIntercepts[port] & InterceptAccess.WRITE) === 0 || p.interceptHandler === null) return;
+    const m = this.message;
+    const dv = m.begin(HvMessageType.X64_IO_PORT_INTERCEPT, this.index, InterceptAccessType.WRITE, MessageLayout.IO_END);
+    this.fillHeader(dv, true);
+    m.setIo(port, size, false, false, size === 4 ? value : value & ((1 << (size * 8)) - 1));
+    this.fillIoRegs(dv);
+    this.deliver(false);
+  }
+
+  private fillIoRegs(dv: DataView): void {
+    const s = this.s;
+    dv.setUint32(MessageLayout.ioRax, s[0] >>> 0, true);
+    dv.setUint32(MessageLayout.ioRax + 4, s[1] >>> 0, true);
+    dv.setUint32(MessageLayout.ioRcx, s[2] >>> 0, true);
+    dv.setUint32(MessageLayout.ioRcx + 4, s[3] >>> 0, true);
+    dv.setUint32(MessageLayout.ioRsi, s[12] >>> 0, true);
+    dv.setUint32(MessageLayout.ioRsi + 4, s[13] >>> 0, true);
+    dv.setUint32(MessageLayout.ioRdi, s[14] >>> 0, true);
+    dv.setUint32(MessageLayout.ioRdi + 4, s[15] >>> 0, true);
+  }
+
+  mmioRead(gpa: number, size: number): number {
+    if (this.partition.interceptHandler === null) return -1;
+    this.memoryIntercept(gpa, size, InterceptAccessType.READ, GPA_READ, 0);
+    return this.message.value;
+  }
+
+  mmioWrite(gpa: number, size: number, value: number): void {
+    if (this.partition.interceptHandler === null) return;
+    this.memoryIntercept(gpa, size, InterceptAccessType.WRITE, GPA_WRITE, size === 4 ? value : value & ((1 << (size * 8)) - 1));
+  }
+
+  /** Unmapped GPA, or mapped without the right the access needs (a GPA access violation). */
+  private memoryIntercept(gpa: number, size: number, access: number, right: number, data: number): void {
+    const map = this.partition.map;
+    const page = Math.floor(gpa / 4096);
+    const type = map.isMapped(page) && (map.rights[page] & right) === 0 ? HvMessageType.GPA_INTERCEPT : HvMessageType.UNMAPPED_GPA;
+    const m = this.message;
+    this.fillHeader(m.begin(type, this.index, access, MessageLayout.MEM_END), true);
+    m.setMemory(gpa, size, data);
+    this.deliver(false);
+  }
+
+  rdmsr(msr: number, out: Int32Array): boolean {
+    if (!this.msrIntercepted(msr, InterceptAccess.READ)) return false;
+    const m = this.message;
+    this.fillHeader(m.begin(HvMessageType.X64_MSR_INTERCEPT, this.index, InterceptAccessType.READ, MessageLayout.MSR_END), true);
+    m.setMsr(msr, this.s[0], this.s[4]);
+    this.deliver(false);
+    if (m.injectGp) return false;
+    out[0] = m.value;
+    out[1] = m.valueHi;
+    return true;
+  }
+
+  wrmsr(msr: number, lo: number, hi: number): boolean {
+    if (!this.msrIntercepted(msr, InterceptAccess.WRITE)) return false;
+    const m = this.message;
+    this.fillHeader(m.begin(HvMessageType.X64_MSR_INTERCEPT, this.index, InterceptAccessType.WRITE, MessageLayout.MSR_END), true);
+    m.setMsr(msr, lo, hi);
+    this.deliver(false);
+    return !m.injectGp;
+  }
+
+  private msrIntercepted(msr: number, access: number): boolean {
+    const p = this.partition;
+    if (p.interceptHandler === null) return false;
+    const mask = p.msrIntercepts.size === 0 ? p.msrInterceptAll : (p.msrIntercepts.get(msr) ?? p.msrInterceptAll);
+    return (mask & access) !== 0;
+  }
+
+  readTsc(out: Int32Array): void {
+    ticksToPair((this.cpu.icount + this.skippedInstructions) * TSC_TICKS_PER_INSTRUCTION, out);
+  }
+
+  hypercall(): void {
+    this.partition.counters.hypercalls++;
+    this.host.guestHypercall(this);
+  }
+
+  acknowledgeInterrupt(): number {
+    return -1; // no interrupt controller yet
+  }
+
+  inspect(): Record<string, unknown> {
+    return {
+      index: this.index,
+      halted: this.halted,
+      interceptSuspended: this.interceptSuspended,
+      shutdown: this.shutdown,
+      statePage: this.statePage,
+      lastMessage: this.message.type !== 0 ? this.message.inspect() : null,
+      engine: this.engine.inspect(),
+    };
+  }
+}
