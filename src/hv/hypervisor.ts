@@ -82,7 +82,9 @@ export class Hypervisor {
   /** The root partition's view (WinHv connects through it). */
   rootInterface(): RootInterface {
     if (this.rootIf !== null) return this.rootIf;
-    const hv = this;
+    const result = new Int32Array(2);
+    const poolPages = this.pool.pageCount;
+    return this.rootIf;
     const result = new Int32Array(2);
     const poolPages = this.pool.pageCount;
     this.rootIf = {
@@ -90,19 +92,19 @@ export class Hypervisor {
       rootFirstPage: poolPages,
       rootPageCount: this.memory.pageCount - poolPages,
       result,
-      hypercall(ctlLo, ctlHi, inLo, inHi, outLo, outHi) {
+      hypercall: (ctlLo, ctlHi, inLo, inHi, outLo, outHi) => {
         hv.root.counters.hypercalls++;
         hv.dispatcher.call(hv.root, ctlLo, ctlHi, inLo, inHi, outLo, outHi);
         result[0] = hv.dispatcher.resultLo;
         result[1] = hv.dispatcher.resultHi;
       },
-      setInterceptHandler(id, handler) {
+      setInterceptHandler: (id, handler) => {
         const p = hv.partitions.get(id);
         if (p === undefined || p.parent !== hv.root) return false;
         p.interceptHandler = handler;
         return true;
       },
-      interceptMessage(id, vpIndex) {
+      interceptMessage: (id, vpIndex) => {
         const p = hv.partitions.get(id);
         if (p === undefined || p.parent !== hv.root) return null;
         return p.vps[vpIndex]?.message ?? null;
