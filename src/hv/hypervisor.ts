@@ -84,34 +84,32 @@ export class Hypervisor {
     if (this.rootIf !== null) return this.rootIf;
     const result = new Int32Array(2);
     const poolPages = this.pool.pageCount;
-    return this.rootIf;
-    const result = new Int32Array(2);
-    const poolPages = this.pool.pageCount;
-    this.rootIf = {
+    const rootIf: RootInterface = {
       memory: this.memory.memory,
       rootFirstPage: poolPages,
       rootPageCount: this.memory.pageCount - poolPages,
       result,
       hypercall: (ctlLo, ctlHi, inLo, inHi, outLo, outHi) => {
-        hv.root.counters.hypercalls++;
-        hv.dispatcher.call(hv.root, ctlLo, ctlHi, inLo, inHi, outLo, outHi);
-        result[0] = hv.dispatcher.resultLo;
-        result[1] = hv.dispatcher.resultHi;
+        this.root.counters.hypercalls++;
+        this.dispatcher.call(this.root, ctlLo, ctlHi, inLo, inHi, outLo, outHi);
+        result[0] = this.dispatcher.resultLo;
+        result[1] = this.dispatcher.resultHi;
       },
       setInterceptHandler: (id, handler) => {
-        const p = hv.partitions.get(id);
-        if (p === undefined || p.parent !== hv.root) return false;
+        const p = this.partitions.get(id);
+        if (p === undefined || p.parent !== this.root) return false;
         p.interceptHandler = handler;
         return true;
       },
       interceptMessage: (id, vpIndex) => {
-        const p = hv.partitions.get(id);
-        if (p === undefined || p.parent !== hv.root) return null;
+        const p = this.partitions.get(id);
+        if (p === undefined || p.parent !== this.root) return null;
         return p.vps[vpIndex]?.message ?? null;
       },
-      inspect: () => hv.inspect(),
+      inspect: () => this.inspect(),
     };
-    return this.rootIf;
+    this.rootIf = rootIf;
+    return rootIf;
   }
 
   // ------------------------------------------------------------ used by the hypercall handlers
