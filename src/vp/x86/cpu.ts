@@ -76,6 +76,8 @@ export class X86Cpu {
   readonly s: Int32Array;
   /** Float64 view of the state block, for the x87 registers. */
   readonly sf64: Float64Array;
+  /** Float32 view of the state block, for single-precision XMM lanes. */
+  readonly sf32: Float32Array;
   readonly slat: SecondLevelMap;
   readonly platform: VpPlatform;
   cpuid: CpuidTable;
@@ -144,6 +146,7 @@ export class X86Cpu {
     this.f64 = new Float64Array(memory);
     this.s = new Int32Array(memory, stateByteOffset, STATE_INTS);
     this.sf64 = new Float64Array(memory, stateByteOffset, STATE_INTS / 2);
+    this.sf32 = new Float32Array(memory, stateByteOffset, STATE_INTS);
     this.slat = slat;
     this.platform = platform;
     this.cpuid = cpuid;

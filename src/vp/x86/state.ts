@@ -64,5 +64,7 @@ export const S_XMM = 160;
 export const S_FPR = 224;
 /** 8 extended-precision raw slots for exact FXSAVE round-trips: 8 x (mantissa lo, mantissa hi, sign+exp). */
 export const S_FPR_RAW = 240;
+/** SSE scratch: two 128-bit operands (memory sources are loaded here so handlers see every source as a register). */
+export const S_XMM_TMP = 1016; // 1016..1019, 1020..1023
 /** Size of the state block in int32 units (fits one 4 KiB page with room to grow). */
 export const STATE_INTS = 1024;

@@ -8,3 +8,6 @@ import './system.js';
 import './bits.js';
 import './string.js';
 import './atomic.js';
+import './sse-move.js';
+import './sse-int.js';
+import './sse-shuffle.js';
