@@ -1,0 +1,5 @@
+// VDevs: emulated legacy devices served through intercepts, and the dispatch tables they register with.
+export { PortBus, type PortDevice, type PortRange } from './port-bus.js';
+export { MmioBus, type MmioDevice } from './mmio-bus.js';
+export { Uart16550, COM1_PORT, COM1_IRQ } from './uart16550.js';
+export { DebugExit, DEBUG_EXIT_PORT } from './debug-exit.js';
