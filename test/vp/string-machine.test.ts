@@ -239,3 +239,41 @@ test('CLD restores forward direction (sanity of the DF helpers used above)', () 
   assert.equal(m.run(), EXIT_HLT);
   assert.equal(m.reg('rdi'), 0x300002n);
 });
+
+test('INS/OUTS at CPL 3 need IOPL 3: #GP(0) before any port or memory access otherwise', () => {
+  for (const iopl of [0, 3]) {
+    const m = new BareMachine();
+    const dv = m.dv;
+    // Make the identity map user-accessible at every level, then enter CPL 3.
+    dv.setBigUint64(0x1000, dv.getBigUint64(0x1000, true) | 4n, true);
+    dv.setBigUint64(0x2000, dv.getBigUint64(0x2000, true) | 4n, true);
+    for (let k = 0; k < 512; k++) dv.setBigUint64(PD + k * 8, dv.getBigUint64(PD + k * 8, true) | 4n, true);
+    m.engine.setRegister('cr3', 0x1000n);
+    m.engine.setSegment('ss', { selector: 0x1b, base: 0n, limit: 0xffffffff, attributes: 0xc0f3 });
+    m.engine.setSegment('cs', { selector: 0x23, base: 0n, limit: 0xffffffff, attributes: 0xa0fb });
+    m.engine.setRegister('rflags', BigInt(2 | (iopl << 12)));
+    const cpu = m.engine.cpu;
+    assert.equal(cpu.cpl, 3);
+    const faults: { vector: number; error: number }[] = [];
+    cpu.handleFault = (f): void => { faults.push({ vector: f.vector, error: f.errorCode }); cpu.requestExit(-1); };
+    let reads = 0;
+    m.platform.ioRead = (): number => { reads++; return 0x77; };
+    m.u8.set([0x41, 0x42], 0x300000);
+    // mov edx, 0xe9; mov rsi, 0x300000; mov ecx, 2; rep outsb; mov rdi, 0x300100; insb; hlt (HLT: #GP at CPL 3)
+    m.load(CODE, [0xba, ...le32(0xe9), ...movRsi(0x300000), ...movEcx(2), 0xf3, 0x6e, ...movRdi(0x300100), 0x6c, HLT]);
+    m.run();
+    if (iopl === 0) {
+      assert.deepEqual(faults, [{ vector: 13, error: 0 }]);
+      assert.equal(m.reg('rip'), BigInt(CODE + 17), 'RIP on the REP OUTSB');
+      assert.equal(m.reg('rcx'), 2n);
+      assert.equal(m.reg('rsi'), 0x300000n);
+      assert.deepEqual(m.platform.out, []);
+    } else {
+      assert.deepEqual(faults, [{ vector: 13, error: 0 }], 'only the HLT faults');
+      assert.equal(m.reg('rip'), BigInt(CODE + 17 + 2 + 7 + 1));
+      assert.deepEqual(m.platform.out, [0x41, 0x42]);
+      assert.equal(reads, 1);
+      assert.equal(m.u8[0x300100], 0x77);
+    }
+  }
+});
