@@ -2,11 +2,11 @@
 // with #DF/triple-fault escalation, and the return path (IRET). Intel SDM vol. 3, chapter 6.
 import {
   EXC_BP, EXC_DB, EXC_DE, EXC_DF, EXC_GP, EXC_NP, EXC_NMI, EXC_PF, EXC_SS, EXC_TS, EXC_OF,
-  FLAG_IF, FLAG_IOPL, FLAG_NT, FLAG_RF, FLAG_TF, FLAG_VM, RSP, SEG_CS, SEG_SS,
+  FLAG_IF, FLAG_IOPL, FLAG_NT, FLAG_RF, FLAG_TF, FLAG_VM, RSP, SEG_CS, SEG_DS, SEG_ES, SEG_FS, SEG_GS, SEG_SS,
 } from './constants.js';
 import { materializeFlags, LZ_NONE } from './flags.js';
 import {
-  S_IDTR_BASE, S_IDTR_LIMIT, S_LZ_OP, S_RFLAGS, S_RIP, S_SEG_SEL, S_TR_BASE,
+  S_IDTR_BASE, S_IDTR_LIMIT, S_LZ_OP, S_RFLAGS, S_RIP, S_SEG_ATTR, S_SEG_SEL, S_TR_BASE, S_TR_LIMIT, S_TR_SEL,
 } from './state.js';
 import { loadCodeSegment, readDescriptor, setSegmentCache } from './segments.js';
 import type { X86Cpu } from './cpu.js';
@@ -71,11 +71,14 @@ function deliverEscalating(cpu: X86Cpu, vector: number, err: number, kind: numbe
 
 /** Scratch for the frame being pushed (SS, RSP, RFLAGS, CS, RIP, error code as lo/hi pairs). */
 const FRAME = new Int32Array(12);
+const OUTER_NULL_SEGS = [SEG_ES, SEG_DS, SEG_FS, SEG_GS];
 const IRET_VALS = new Int32Array(10);
 
 function deliver(cpu: X86Cpu, vector: number, err: number, kind: number): void {
   const s = cpu.s;
-  const ext = kind === EV_EXTERNAL ? 1 : 0;
+  // EXT (SDM 6.13): set when the fault happens while delivering an event external to the program (an
+  // interrupt or an earlier exception), clear only while delivering INT n / INT3 / INTO.
+  const ext = kind === EV_SOFTWARE ? 0 : 1;
   const gateErr = vector * 8 + 2 + ext;
   if (vector * 16 + 15 > s[S_IDTR_LIMIT]) cpu.fault(EXC_GP, gateErr);
   const bLo = s[S_IDTR_BASE], bHi = s[S_IDTR_BASE + 1];
@@ -108,6 +111,7 @@ function deliver(cpu: X86Cpu, vector: number, err: number, kind: number): void {
   const tLo = s[S_TR_BASE], tHi = s[S_TR_BASE + 1];
   if (ist !== 0 || newCpl < cpl) {
     const off = ist !== 0 ? 0x24 + (ist - 1) * 8 : 4 + newCpl * 8;
+    if (off + 7 > (s[S_TR_LIMIT] >>> 0)) cpu.fault(EXC_TS, (s[S_TR_SEL] & 0xfffc) + ext); // beyond the TSS limit
     const aLo = (tLo + off) | 0;
     const aHi = (aLo >>> 0) < (tLo >>> 0) ? (tHi + 1) | 0 : tHi;
     rspLo = cpu.readSystem32(aLo, aHi);
@@ -215,6 +219,18 @@ export function iret(cpu: X86Cpu, size: number): void {
   s[S_LZ_OP] = LZ_NONE;
   loadCodeSegment(cpu, csSel, csBase, csLimit, csAttr, rpl);
   setSegmentCache(cpu, SEG_SS, ssSel, ssBase, ssLimit, ssAttr);
+  if (rpl > cpl) {
+    // Returning outward: data (and non-conforming code) segments the new CPL may not use become null
+    // (SDM IRET pseudo-code, RETURN-TO-OUTER-PRIVILEGE-LEVEL). The FS/GS bases are left as they are.
+    for (const seg of OUTER_NULL_SEGS) {
+      const attr = s[S_SEG_ATTR + seg];
+      const conformingCode = (attr & 0x1c) === 0x1c;
+      if ((s[S_SEG_SEL + seg] & 0xfffc) !== 0 && !conformingCode && ((attr >> 5) & 3) < rpl) {
+        s[S_SEG_SEL + seg] = 0;
+        s[S_SEG_ATTR + seg] = 0;
+      }
+    }
+  }
   s[2 * RSP] = newRspLo;
   s[2 * RSP + 1] = d.long ? newRspHi : 0;
   if (size !== 8 && !d.long) s[2 * RSP + 1] = 0;
