@@ -132,6 +132,11 @@ export class X86Cpu {
   /** Scratch for the page walker (host offsets and GPAs of the entries it read). */
   private readonly walkHost = new Float64Array(4);
   private readonly walkGpa = new Float64Array(4);
+  /**
+   * Set when a walk produced a 2 MiB (1) or 1 GiB (2) translation since the last full flush. The TLB holds
+   * large pages as 4 KiB entries, so INVLPG must then drop every entry the large page may have produced.
+   */
+  private tlbLarge = 0;
   /** Scratch for platform calls returning 64-bit values. */
   readonly tmp64 = new Int32Array(2);
 
@@ -184,6 +189,7 @@ export class X86Cpu {
   }
 
   flushTlb(): void {
+    this.tlbLarge = 0;
     if (++this.tlbGen > TLB_MAX_GEN) {
       this.tlbGen = 1;
       this.kernelTlb.clear();
@@ -192,8 +198,18 @@ export class X86Cpu {
   }
 
   flushTlbPage(lo: number, hi: number): void {
-    this.kernelTlb.flushPage(lo, hi, this.tlbGen);
-    this.userTlb.flushPage(lo, hi, this.tlbGen);
+    if ((this.tlbLarge & 2) !== 0) {
+      this.flushTlb(); // a 1 GiB page may have filled any slot
+    } else if ((this.tlbLarge & 1) !== 0) {
+      const base = lo & ~0x1fffff; // every 4 KiB part of the 2 MiB page that may hold lo
+      for (let off = 0; off < 0x200000; off += 0x1000) {
+        this.kernelTlb.flushPage(base + off, hi, this.tlbGen);
+        this.userTlb.flushPage(base + off, hi, this.tlbGen);
+      }
+    } else {
+      this.kernelTlb.flushPage(lo, hi, this.tlbGen);
+      this.userTlb.flushPage(lo, hi, this.tlbGen);
+    }
     this.tlbEpoch++; // block chains cached under the old translation must be re-checked
   }
 
@@ -246,6 +262,8 @@ export class X86Cpu {
       const eLo = this.i32[host >> 2], eHi = this.i32[(host >> 2) + 1];
       if ((eLo & 1) === 0) this.pageFault(lo, hi, 0, acc, user);
       if (eHi < 0 && !nxe) this.pageFault(lo, hi, PF_P | PF_RSVD, acc, user);
+      // Address bits from 36 up: reserved at and above MAXPHYADDR (rare, so the exact check is off the fast path).
+      if ((eHi & 0xffff0) !== 0 && (eHi & this.reservedAddressHigh()) !== 0) this.pageFault(lo, hi, PF_P | PF_RSVD, acc, user);
       if ((eLo & 2) === 0) writable = false;
       if ((eLo & 4) === 0) usr = false;
       if (eHi < 0) nx = true;
@@ -255,8 +273,8 @@ export class X86Cpu {
       const addr = ((eLo & ~0xfff) >>> 0) + (eHi & 0xfffff) * 4294967296;
       if (level === 4 && ps) this.pageFault(lo, hi, PF_P | PF_RSVD, acc, user);
       if (level === 1 || ((level === 3 || level === 2) && ps)) {
-        if (level === 3) { pageBase = addr - (addr % 0x40000000); pageMask = 0x3fffffff; if ((eLo & 0x3fffe000) !== 0) this.pageFault(lo, hi, PF_P | PF_RSVD, acc, user); }
-        else if (level === 2) { pageBase = addr - (addr % 0x200000); pageMask = 0x1fffff; if ((eLo & 0x1fe000) !== 0) this.pageFault(lo, hi, PF_P | PF_RSVD, acc, user); }
+        if (level === 3) { pageBase = addr - (addr % 0x40000000); pageMask = 0x3fffffff; this.tlbLarge |= 2; if ((eLo & 0x3fffe000) !== 0) this.pageFault(lo, hi, PF_P | PF_RSVD, acc, user); }
+        else if (level === 2) { pageBase = addr - (addr % 0x200000); pageMask = 0x1fffff; this.tlbLarge |= 1; if ((eLo & 0x1fe000) !== 0) this.pageFault(lo, hi, PF_P | PF_RSVD, acc, user); }
         else { pageBase = addr; pageMask = 0xfff; }
         break;
       }
@@ -280,6 +298,13 @@ export class X86Cpu {
       }
     }
     return pageBase + ((lo & pageMask) >>> 0);
+  }
+
+  /** Mask of the high word's physical-address bits at or above MAXPHYADDR (CPUID 0x80000008, else 36). */
+  private reservedAddressHigh(): number {
+    const r = this.cpuid.get('80000008:0') ?? this.cpuid.get('80000008');
+    const maxPhys = r !== undefined && (r.eax & 0xff) > 32 ? Math.min(r.eax & 0xff, 52) : 36;
+    return (0xfffff << (maxPhys - 32)) & 0xfffff;
   }
 
   private pageFault(lo: number, hi: number, bits: number, acc: number, user: boolean): never {
