@@ -156,6 +156,11 @@ export type RegInit = bigint | number | ((r: Rng) => bigint | number);
 export interface DiffForm {
   /** Assembly, Intel syntax (see the top of this file). */
   asm: string;
+  /**
+   * Run this on the host instead of `asm` (the VP still runs `asm`): for forms the VP must execute differently
+   * from this host, e.g. an encoding whose meaning depends on CPUID features the VP does not report.
+   */
+  hostAsm?: string;
   /** Label for reports (defaults to asm). */
   name?: string;
   /** Arithmetic flags the SDM leaves undefined after this form. */
@@ -316,7 +321,6 @@ export function nativeRunner(): string {
 
 /** Per case: 16 GPRs as (lo, hi), then flags. */
 const CASE_INTS = 34;
-const OUT_HDR = 16 + 128 + 8;
 
 interface Batch {
   snippet: Int32Array; // per case: snippet index
@@ -360,9 +364,35 @@ function formSeed(form: DiffForm, opts: DiffOptions): number {
   return (h.readInt32LE(0) ^ base) | 0;
 }
 
-function generate(forms: DiffForm[], opts: DiffOptions, window: number): { batch: Batch; perForm: number[] } {
-  const perForm = forms.map((f) => f.cases ?? opts.cases ?? 256);
-  const total = perForm.reduce((a, b) => a + b, 0);
+const EDGE_BYTES = 512;
+const POOL_BYTES = 1 << 18;
+let poolBytes: Uint8Array | undefined;
+
+/** A fixed pool of random bytes (made once from the first generator that asks). */
+function pool(rng: Rng): Uint8Array {
+  if (poolBytes === undefined) {
+    const w = new Int32Array(POOL_BYTES / 4);
+    for (let k = 0; k < w.length; k++) w[k] = rng.u32() | 0;
+    poolBytes = new Uint8Array(w.buffer);
+  }
+  return poolBytes;
+}
+
+function putValue(rng: Rng, mem: Uint8Array, off: number, tmp: number[]): void {
+  genValue(rng, tmp);
+  for (let b = 0; b < 8 && off + b < mem.length; b++) mem[off + b] = (b < 4 ? tmp[0] >>> (8 * b) : tmp[1] >>> (8 * (b - 4))) & 0xff;
+}
+
+/** Cases per form: the form's own count, the options', HYPATIA_DIFF_CASES (soak runs), or 256. */
+function caseCount(f: DiffForm, opts: DiffOptions): number {
+  const env = process.env.HYPATIA_DIFF_CASES;
+  return env !== undefined ? Number(env) : f.cases ?? opts.cases ?? 256;
+}
+
+/** Generate the cases of forms[first..last) (snippet numbers stay global). */
+function generate(forms: DiffForm[], first: number, last: number, opts: DiffOptions, window: number): Batch {
+  let total = 0;
+  for (let k = first; k < last; k++) total += caseCount(forms[k], opts);
   const batch: Batch = {
     snippet: new Int32Array(total),
     regs: new Int32Array(total * CASE_INTS),
@@ -370,9 +400,11 @@ function generate(forms: DiffForm[], opts: DiffOptions, window: number): { batch
   };
   const tmp = [0, 0];
   let c = 0;
-  forms.forEach((form, fi) => {
+  for (let fi = first; fi < last; fi++) {
+    const form = forms[fi];
     const rng = new Rng(formSeed(form, opts));
-    for (let k = 0; k < perForm[fi]; k++, c++) {
+    const n = caseCount(form, opts);
+    for (let k = 0; k < n; k++, c++) {
       batch.snippet[c] = fi;
       const base = c * CASE_INTS;
       for (let r = 0; r < 16; r++) {
@@ -388,23 +420,28 @@ function generate(forms: DiffForm[], opts: DiffOptions, window: number): { batch
       batch.regs[base + 32] = fl & COMPARED_FLAGS;
       batch.regs[base + 33] = 0;
       const mem = batch.mem.subarray(c * window, (c + 1) * window);
-      for (let off = 0; off < window; off += 8) {
-        genValue(rng, tmp);
-        for (let b = 0; b < 8 && off + b < window; b++) mem[off + b] = (b < 4 ? tmp[0] >>> (8 * b) : tmp[1] >>> (8 * (b - 4))) & 0xff;
+      // The first EDGE_BYTES bytes get edge-biased values in every 8-byte slot; past that (large windows) a
+      // slice of a random pool with an edge value in one slot of eight keeps generation cheap.
+      if (window > EDGE_BYTES) {
+        const start = rng.below(POOL_BYTES - window) & ~7;
+        mem.set(pool(rng).subarray(start, start + window));
       }
+      const edgeEnd = Math.min(window, EDGE_BYTES);
+      for (let off = 0; off < edgeEnd; off += 8) putValue(rng, mem, off, tmp);
+      for (let k = (window - edgeEnd) >> 8; k > 0; k--) putValue(rng, mem, edgeEnd + 8 * rng.below((window - edgeEnd) >> 3), tmp);
       form.mem?.(rng, mem);
     }
-  });
-  return { batch, perForm };
+  }
+  return batch;
 }
 
 /** Lay the snippets out at 16-byte aligned offsets with room for the return stub (HLT or a 14-byte jump). */
-function layout(bytes: Uint8Array[]): number[] {
+function layout(bytes: Uint8Array[], hostBytes: Uint8Array[]): number[] {
   const offs: number[] = [];
   let off = 0;
-  for (const b of bytes) {
+  for (let k = 0; k < bytes.length; k++) {
     offs.push(off);
-    off = (off + b.length + 16 + 15) & ~15;
+    off = (off + Math.max(bytes[k].length, hostBytes[k].length) + 16 + 15) & ~15;
   }
   if (off > 0x100000) throw new Error('too many snippets for the code area');
   return offs;
@@ -412,10 +449,10 @@ function layout(bytes: Uint8Array[]): number[] {
 
 function runNative(bytes: Uint8Array[], offs: number[], batch: Batch, window: number): Outcome {
   const n = batch.snippet.length;
-  let inSize = 16;
-  for (const b of bytes) inSize += 8 + b.length;
-  inSize += 4 + n * (8 + 136 + window);
-  const buf = Buffer.alloc(inSize);
+  let codeSize = 0;
+  for (const b of bytes) codeSize += 8 + ((b.length + 3) & ~3);
+  const caseBytes = 8 + 4 * CASE_INTS + window;
+  const buf = Buffer.alloc(12 + codeSize + 4 + n * caseBytes);
   let p = 0;
   p = buf.writeUInt32LE(0x31445648, p);
   p = buf.writeUInt32LE(window, p);
@@ -426,31 +463,48 @@ function runNative(bytes: Uint8Array[], offs: number[], batch: Batch, window: nu
     buf.set(b, p); p += b.length;
   });
   p = buf.writeUInt32LE(n, p);
+  const body = buf.subarray(p);
+  // Cases as int32 words where the layout allows it (window is a multiple of 4).
+  const aligned = (window & 3) === 0;
+  const words = aligned ? new Int32Array(n * (caseBytes >> 2)) : undefined;
   for (let c = 0; c < n; c++) {
-    p = buf.writeUInt32LE(batch.snippet[c], p);
-    p = buf.writeUInt32LE(0, p);
-    for (let k = 0; k < CASE_INTS; k++) p = buf.writeInt32LE(batch.regs[c * CASE_INTS + k], p);
-    buf.set(batch.mem.subarray(c * window, (c + 1) * window), p); p += window;
+    const q = c * caseBytes;
+    if (words !== undefined) {
+      const w = q >> 2;
+      words[w] = batch.snippet[c];
+      words.set(batch.regs.subarray(c * CASE_INTS, (c + 1) * CASE_INTS), w + 2);
+    } else {
+      body.writeUInt32LE(batch.snippet[c], q);
+      for (let k = 0; k < CASE_INTS; k++) body.writeInt32LE(batch.regs[c * CASE_INTS + k], q + 8 + 4 * k);
+    }
   }
-  const r = spawnSync(nativeRunner(), [], { input: buf, maxBuffer: 1 << 30, timeout: 120_000 });
+  if (words !== undefined) body.set(new Uint8Array(words.buffer, 0, words.byteLength));
+  for (let c = 0; c < n; c++) body.set(batch.mem.subarray(c * window, (c + 1) * window), c * caseBytes + 8 + 4 * CASE_INTS);
+  const r = spawnSync(nativeRunner(), [], { input: buf, maxBuffer: 1 << 30, timeout: 300_000 });
   if (r.error) throw r.error;
   if (r.status !== 0) throw new Error(`native runner failed (status ${r.status}, signal ${r.signal}): ${r.stderr.toString()}`);
-  const out = r.stdout;
-  const rec = OUT_HDR + window;
-  if (out.length !== n * rec) throw new Error(`native runner returned ${out.length} bytes, expected ${n * rec}`);
+  // Copy once into an aligned buffer and read it as int32 words.
+  const out = new Int32Array(new Uint8Array(r.stdout).buffer, 0, r.stdout.length >> 2);
+  const outBytes = new Uint8Array(out.buffer);
   const o: Outcome = {
     vector: new Int32Array(n), rip: new Float64Array(n), regs: new Int32Array(n * CASE_INTS),
-    mem: new Uint8Array(n * window), note: new Array<string | undefined>(n),
+    mem: batch.mem.slice(), note: new Array<string | undefined>(n),
   };
+  let w = 0;
   for (let c = 0; c < n; c++) {
-    let q = c * rec;
-    o.vector[c] = out.readInt32LE(q);
-    o.rip[c] = o.vector[c] >= 0 ? Number(out.readBigUInt64LE(q + 8)) : -1;
-    q += 16;
-    for (let k = 0; k < CASE_INTS; k++) o.regs[c * CASE_INTS + k] = out.readInt32LE(q + 4 * k);
-    q += 136;
-    o.mem.set(out.subarray(q, q + window), c * window);
+    if (w + 39 > out.length) throw new Error(`native runner output ends early (case ${c} of ${n})`);
+    o.vector[c] = out[w];
+    o.rip[c] = o.vector[c] >= 0 ? (out[w + 2] >>> 0) + (out[w + 3] >>> 0) * 4294967296 : -1;
+    o.regs.set(out.subarray(w + 4, w + 4 + CASE_INTS), c * CASE_INTS);
+    const runs = out[w + 4 + CASE_INTS];
+    w += 5 + CASE_INTS;
+    for (let k = 0; k < runs; k++) {
+      const off = out[w], len = out[w + 1];
+      o.mem.set(outBytes.subarray(4 * w + 8, 4 * w + 8 + len), c * window + off);
+      w += 2 + ((len + 3) >> 2);
+    }
   }
+  if (w !== out.length) throw new Error(`native runner returned ${r.stdout.length} bytes, parsed ${4 * w}`);
   return o;
 }
 
@@ -566,12 +620,41 @@ export function runDiff(forms: DiffForm[], opts: DiffOptions = {}): DiffReport {
   const t0 = Date.now();
   const window = opts.window ?? WINDOW;
   const maxReports = opts.maxReports ?? 3;
-  const { bytes } = assemble(forms.map((f) => f.asm));
-  const offs = layout(bytes);
-  const { batch, perForm } = generate(forms, opts, window);
-  const nat = runNative(bytes, offs, batch, window);
+  // One assembler run for both worlds: the VP's snippets, then the host's replacements (hostAsm).
+  const hostIdx = forms.flatMap((f, k) => (f.hostAsm !== undefined ? [k] : []));
+  const all = assemble([...forms.map((f) => f.asm), ...hostIdx.map((k) => forms[k].hostAsm!)]).bytes;
+  const bytes = all.slice(0, forms.length);
+  const hostBytes = bytes.slice();
+  hostIdx.forEach((k, j) => { hostBytes[k] = all[forms.length + j]; });
+  const offs = layout(bytes, hostBytes);
+  const results: FormResult[] = forms.map((form) => ({ form, cases: caseCount(form, opts), faulted: 0, mismatches: 0, reports: [] }));
+  let mismatches = 0, total = 0;
+  // Run in chunks of forms so memory stays bounded however many cases are asked for.
+  for (let first = 0; first < forms.length;) {
+    let last = first, n = 0;
+    const limit = Math.max(1, Math.floor(CHUNK_BYTES / (window + 4 * CASE_INTS)));
+    while (last < forms.length && (last === first || n + results[last].cases <= limit)) n += results[last++].cases;
+    mismatches += compareChunk(forms, bytes, hostBytes, offs, generate(forms, first, last, opts, window), window, maxReports, results);
+    total += n;
+    first = last;
+  }
+  for (const res of results) {
+    if (res.faulted === res.cases && !res.form.allFault && res.mismatches === 0) {
+      res.mismatches++;
+      mismatches++;
+      res.reports.push(`${res.form.name ?? res.form.asm}: every case faulted on the host (set allFault if intended)`);
+    }
+  }
+  return { forms: forms.length, cases: total, mismatches, results, ms: Date.now() - t0 };
+}
+
+/** Bytes of case data per chunk (native process): bounds memory and keeps the working set small. */
+const CHUNK_BYTES = 24 << 20;
+
+function compareChunk(forms: DiffForm[], bytes: Uint8Array[], hostBytes: Uint8Array[], offs: number[], batch: Batch,
+  window: number, maxReports: number, results: FormResult[]): number {
+  const nat = runNative(hostBytes, offs, batch, window);
   const vp = runVp(bytes, offs, batch, window);
-  const results: FormResult[] = forms.map((form, k) => ({ form, cases: perForm[k], faulted: 0, mismatches: 0, reports: [] }));
   let mismatches = 0;
   const n = batch.snippet.length;
   for (let c = 0; c < n; c++) {
@@ -600,21 +683,14 @@ export function runDiff(forms: DiffForm[], opts: DiffOptions = {}): DiffReport {
     if (regBad) problems.push('registers differ');
     if (((nat.regs[base + 32] ^ vp.regs[base + 32]) & flagMask) !== 0) problems.push('flags differ');
     const mo = c * window;
-    for (let k = 0; k < window; k++) if (nat.mem[mo + k] !== vp.mem[mo + k]) { problems.push('memory differs'); break; }
+    if (Buffer.compare(nat.mem.subarray(mo, mo + window), vp.mem.subarray(mo, mo + window)) !== 0) problems.push('memory differs');
     if (problems.length > 0) {
       res.mismatches++;
       mismatches++;
       if (res.reports.length < maxReports) res.reports.push(describe(form, bytes[fi], batch, nat, vp, c, window, flagMask, regMask, problems));
     }
   }
-  for (const res of results) {
-    if (res.faulted === res.cases && !res.form.allFault && res.mismatches === 0) {
-      res.mismatches++;
-      mismatches++;
-      res.reports.push(`${res.form.name ?? res.form.asm}: every case faulted on the host (set allFault if intended)`);
-    }
-  }
-  return { forms: forms.length, cases: n, mismatches, results, ms: Date.now() - t0 };
+  return mismatches;
 }
 
 /** Format the failures of a report (or '' when there are none). */

@@ -12,7 +12,9 @@
  *   in:  u32 magic 'HVD1', u32 window, u32 nSnippets, { u32 offset, u32 len, u8 bytes[len] } * nSnippets,
  *        u32 nCases, { u32 snippet, u32 pad, u64 gpr[16], u64 rflags, u8 data[window] } * nCases
  *   out: per case { i32 vector (-1: none), i32 error code, u64 rip offset from CODE_BASE (fault only),
- *        u64 gpr[16], u64 rflags, u8 data[window] }
+ *        u64 gpr[16], u64 rflags, u32 nRuns, { u32 offset, u32 len, u8 bytes[len], zero padding to 4 } * nRuns }
+ *        where the runs are the bytes of the data window that differ from the case's input (most cases change a
+ *        few bytes of a window of several KiB, so this keeps the pipe traffic small).
  * GPR order is the architectural one (rax rcx rdx rbx rsp rbp rsi rdi r8..r15). A fault (SIGFPE, SIGSEGV, SIGILL,
  * SIGBUS, SIGTRAP) is caught on an alternate stack; the vector is the hardware trap number the kernel saved, and
  * the registers are those of the interrupted context (so precise-fault state can be compared too).
@@ -182,15 +184,17 @@ int main(void) {
   if (mprotect(code, CODE_SIZE, PROT_READ | PROT_EXEC) != 0) die("mprotect");
 
   uint32_t ncases = read_u32();
-  size_t out_size = 4 + 4 + 8 + 16 * 8 + 8 + window;
-  uint8_t *out = malloc(out_size);
-  if (out == NULL) die("out of memory");
+  size_t out_max = 4 + 4 + 8 + 16 * 8 + 8 + 4 + (size_t)window * 3 + 16;
+  uint8_t *out = malloc(out_max);
+  uint8_t *before = malloc(window ? window : 1);
+  if (out == NULL || before == NULL) die("out of memory");
   for (uint32_t c = 0; c < ncases; c++) {
     uint32_t sn = read_u32();
     (void)read_u32();
     read_all(hv_in.gpr, sizeof hv_in.gpr);
     read_all(&hv_in.rflags, 8);
     read_all(data, window);
+    memcpy(before, data, window);
     if (sn >= nsnip) die("bad snippet index");
     /* Only the arithmetic flags and DF come from the case; bit 1 is always set, TF/AC never. */
     hv_in.rflags = (hv_in.rflags & 0xcd5) | 2;
@@ -206,8 +210,23 @@ int main(void) {
     memcpy(out + 8, &rip, 8);
     memcpy(out + 16, hv_out.gpr, 16 * 8);
     memcpy(out + 16 + 128, &hv_out.rflags, 8);
-    memcpy(out + 16 + 136, data, window);
-    if (fwrite(out, 1, out_size, stdout) != out_size) die("short write");
+    size_t n = 16 + 136 + 4;
+    uint32_t runs = 0;
+    for (uint32_t k = 0; k < window;) {
+      if (data[k] == before[k]) { k++; continue; }
+      uint32_t e = k + 1;
+      while (e < window && data[e] != before[e]) e++;
+      uint32_t len = e - k;
+      memcpy(out + n, &k, 4);
+      memcpy(out + n + 4, &len, 4);
+      memcpy(out + n + 8, data + k, len);
+      n += 8 + len;
+      while (n & 3) out[n++] = 0;
+      runs++;
+      k = e;
+    }
+    memcpy(out + 16 + 136, &runs, 4);
+    if (fwrite(out, 1, n, stdout) != n) die("short write");
   }
   fflush(stdout);
   return 0;
