@@ -1,0 +1,108 @@
+// `hypatia run`: one process holding the hypervisor, one child partition and its worker, with COM1 on the
+// terminal (like qemu-system -nographic).
+import { readFileSync } from 'node:fs';
+import { ElfError } from '../firmware/index.js';
+import { VidError } from '../vid/index.js';
+import { HvError } from '../winhv/index.js';
+import { MAX_GUEST_MEMORY, VmConfigError, VmWorker } from '../vmwp/index.js';
+import { parseMemorySize, UsageError } from './size-option.js';
+
+export const RUN_HELP = `Usage: hypatia run --kernel <file.elf> [--memory <size>] [--trace-exits]
+
+Run a freestanding x86-64 ELF kernel in a child partition, with COM1 (0x3F8) on this terminal.
+
+Options:
+  --kernel <file>   the kernel: a 64-bit ELF executable linked at fixed addresses (virtual == physical),
+                    loaded above 0x80000 (the firmware keeps the memory below for page tables, GDT, stack)
+  --memory <size>   guest RAM, e.g. 64M, 1G, 131072K (default 256M, at most ${MAX_GUEST_MEMORY / (1 << 20)}M)
+  --trace-exits     print every intercept (I/O port, MMIO, MSR, halt) to stderr
+  -h, --help        show this help
+
+The kernel starts in 64-bit mode at its ELF entry point: CPL 0, interrupts off, the first 1 GiB
+identity-mapped with 2 MiB pages, RSP = 0x80000. On a terminal, keys go to the guest; Ctrl-A x quits.
+
+Exit status: a guest write of v to port 0xF4 (isa-debug-exit, as QEMU) ends the run with status (v << 1) | 1;
+0 when the guest halts with interrupts disabled or the user quits; 1 on a triple fault or a loading error;
+2 on a usage error.
+`;
+
+interface RunOptions { kernel: string; memoryBytes: number; traceExits: boolean }
+
+function parseRunArgs(argv: string[]): RunOptions | 'help' {
+  let kernel: string | undefined;
+  let memoryBytes = 256 * 2 ** 20;
+  let traceExits = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const eq = a.indexOf('=');
+    const name = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
+    const inline = a.startsWith('--') && eq > 0 ? a.slice(eq + 1) : undefined;
+    const value = (): string => {
+      if (inline !== undefined) return inline;
+      const v = argv[++i];
+      if (v === undefined) throw new UsageError(`${name} needs a value`);
+      return v;
+    };
+    switch (name) {
+      case '-h': case '--help': return 'help';
+      case '--kernel': kernel = value(); break;
+      case '--memory': case '-m': memoryBytes = parseMemorySize(name, value()); break;
+      case '--trace-exits': traceExits = true; break;
+      default: throw new UsageError(a.startsWith('-') ? `unknown option ${name} for run` : `unexpected argument "${a}"`);
+    }
+  }
+  if (kernel === undefined) throw new UsageError('run needs --kernel <file.elf>');
+  if (memoryBytes > MAX_GUEST_MEMORY) throw new UsageError(`--memory: ${memoryBytes / 2 ** 20}M is too large (at most ${MAX_GUEST_MEMORY / 2 ** 20}M: system memory is limited to 2 GiB)`);
+  return { kernel, memoryBytes, traceExits };
+}
+
+export async function runCommand(argv: string[]): Promise<number> {
+  let opts: RunOptions | 'help';
+  try {
+    opts = parseRunArgs(argv);
+  } catch (e) {
+    if (e instanceof UsageError) { process.stderr.write(`hypatia run: ${e.message} (see hypatia run --help)\n`); return 2; }
+    throw e;
+  }
+  if (opts === 'help') { process.stdout.write(RUN_HELP); return 0; }
+  let kernel: Uint8Array;
+  try {
+    kernel = readFileSync(opts.kernel);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    process.stderr.write(`hypatia run: cannot read kernel ${opts.kernel}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (e as Error).message}\n`);
+    return 1;
+  }
+  let worker: VmWorker;
+  try {
+    worker = VmWorker.create({ memoryBytes: opts.memoryBytes, kernel, traceExits: opts.traceExits }, {
+      input: process.stdin.isTTY ? process.stdin : null,
+      output: process.stdout,
+      trace: process.stderr,
+    });
+  } catch (e) {
+    if (e instanceof ElfError) { process.stderr.write(`hypatia run: ${opts.kernel}: ${e.message}\n`); return 1; }
+    if (e instanceof VmConfigError || e instanceof VidError || e instanceof HvError) { process.stderr.write(`hypatia run: ${e.message}\n`); return 1; }
+    throw e;
+  }
+  const quit = (): void => worker.quit();
+  process.on('SIGINT', quit);
+  process.on('SIGTERM', quit);
+  try {
+    const exit = await worker.run();
+    switch (exit.kind) {
+      case 'debug-exit': return exit.code;
+      case 'halt':
+        process.stderr.write(`hypatia: guest halted with interrupts disabled at rip ${exit.rip}; powering off\n`);
+        return 0;
+      case 'triple-fault':
+        process.stderr.write(`hypatia: guest triple fault (unrecoverable exception) at rip ${exit.rip}; powering off\n`);
+        return 1;
+      case 'quit':
+        return 0;
+    }
+  } finally {
+    process.off('SIGINT', quit);
+    process.off('SIGTERM', quit);
+  }
+}

@@ -1,0 +1,149 @@
+// The worker: builds one VM from its configuration through VID (a child partition with RAM, one VP, the
+// kernel loaded by the firmware), hosts its VDevs (COM1, debug-exit) behind I/O intercepts, and runs the VP
+// in slices that yield to the event loop so terminal input and signals get through.
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  DispatchEvent, DispatchState, DispatchVpFlags, HvMessageType, InterceptAccessType, MAX_SYSTEM_MEMORY, WinHv,
+  type InterceptMessage,
+} from '../winhv/index.js';
+import { VidPartition } from '../vid/index.js';
+import { bootElf64 } from '../firmware/index.js';
+import { COM1_PORT, DEBUG_EXIT_PORT, DebugExit, MmioBus, PortBus, Uart16550 } from '../vdev/index.js';
+import { SerialConsole, type ConsoleInput, type ConsoleOutput } from './serial-console.js';
+import { VmConfigError, type VmConfig } from './vm-config.js';
+
+export type VmExit =
+  | { kind: 'debug-exit'; code: number }
+  | { kind: 'halt'; rip: string }
+  | { kind: 'triple-fault'; rip: string }
+  | { kind: 'quit' };
+
+/** Root-side memory beside guest RAM: the hypervisor's pool and the root's own pages. */
+const SYSTEM_OVERHEAD = (1 << 20) + (1 << 20);
+/** The largest guest RAM a worker can give a VM. */
+export const MAX_GUEST_MEMORY = Math.floor((MAX_SYSTEM_MEMORY - SYSTEM_OVERHEAD) / (1 << 20)) * (1 << 20);
+/** One dispatch: 10 ms of virtual time (1 M instructions). */
+const SLICE_100NS = 100_000;
+/** Wall-clock time to run before yielding to the event loop. */
+const YIELD_MS = 15;
+
+export interface WorkerStreams {
+  input: ConsoleInput | null;
+  output: ConsoleOutput;
+  /** Diagnostics (trace output). */
+  trace: { write(text: string): unknown };
+}
+
+export class VmWorker {
+  readonly ports = new PortBus();
+  readonly mmio = new MmioBus();
+  readonly uart: Uart16550;
+  private readonly console: SerialConsole;
+  private exit: VmExit | null = null;
+  private readonly winhv: WinHv;
+  readonly partition: VidPartition;
+
+  private constructor(config: VmConfig, private readonly streams: WorkerStreams) {
+    const mem = config.memoryBytes;
+    if (!Number.isSafeInteger(mem) || mem <= 0 || mem % 4096 !== 0) throw new VmConfigError(`guest memory must be a positive multiple of 4 KiB (got ${mem})`);
+    if (mem > MAX_GUEST_MEMORY) throw new VmConfigError(`guest memory of ${mem} bytes is too large: at most ${MAX_GUEST_MEMORY / (1 << 20)} MiB (system memory is limited to 2 GiB)`);
+    const system = Math.ceil((mem + SYSTEM_OVERHEAD) / 65536) * 65536;
+    this.winhv = WinHv.boot({ memoryBytes: system });
+    this.partition = VidPartition.create(this.winhv, { memoryBytes: mem, vpCount: 1 });
+    try {
+      const entry = bootElf64(config.kernel, this.partition.memory);
+      this.partition.setInitialState(0, entry);
+    } catch (e) {
+      this.partition.delete();
+      throw e;
+    }
+    this.console = new SerialConsole(streams.input, streams.output, () => this.finish({ kind: 'quit' }));
+    this.uart = new Uart16550((b) => this.console.put(b));
+    this.ports.register('com1', COM1_PORT, 8, this.uart);
+    this.ports.register('debug-exit', DEBUG_EXIT_PORT, 1, new DebugExit((code) => this.finish({ kind: 'debug-exit', code })));
+    for (const port of this.ports.ports()) this.partition.installIoIntercept(port);
+    const trace = config.traceExits === true;
+    this.partition.setInterceptHandler((m) => this.onIntercept(m, trace));
+  }
+
+  static create(config: VmConfig, streams: WorkerStreams): VmWorker {
+    return new VmWorker(config, streams);
+  }
+
+  private finish(exit: VmExit): void {
+    if (this.exit === null) this.exit = exit;
+  }
+
+  /** Ask the VM to stop (a signal, the user). */
+  quit(): void {
+    this.finish({ kind: 'quit' });
+  }
+
+  /** The root's side of every intercept of this VM (called synchronously while the VP waits). */
+  private onIntercept(m: InterceptMessage, trace: boolean): void {
+    if (trace) this.streams.trace.write(`intercept ${JSON.stringify(m.inspect())}\n`);
+    switch (m.type) {
+      case HvMessageType.X64_IO_PORT_INTERCEPT:
+        if (m.accessType === InterceptAccessType.WRITE) this.ports.write(m.port, m.size, m.data);
+        else m.value = this.ports.read(m.port, m.size);
+        break;
+      case HvMessageType.UNMAPPED_GPA:
+      case HvMessageType.GPA_INTERCEPT:
+        if (m.accessType === InterceptAccessType.WRITE) this.mmio.write(m.gpa, m.size, m.data);
+        else m.value = this.mmio.read(m.gpa, m.size);
+        break;
+      case HvMessageType.X64_MSR_INTERCEPT:
+        m.injectGp = true;
+        break;
+    }
+    // A device ended the VM (debug-exit): keep the VP suspended so the dispatch returns now.
+    if (this.exit !== null) m.suspend();
+  }
+
+  /** Run until the guest powers off, stops for good, or the user quits. */
+  async run(): Promise<VmExit> {
+    this.console.attach();
+    try {
+      let last = Date.now();
+      let flags = 0;
+      while (this.exit === null) {
+        this.console.feed((b) => this.uart.receive(b), this.uart.rxSpace);
+        const r = this.partition.run(0, SLICE_100NS, flags);
+        flags = 0;
+        if (r.event === DispatchEvent.INTERCEPT && this.exit === null) {
+          const m = this.partition.interceptMessage(0);
+          const rip = this.partition.describeVp(0).rip;
+          if (m !== null && m.type === HvMessageType.X64_HALT) this.finish({ kind: 'halt', rip });
+          else if (m !== null && m.type === HvMessageType.UNRECOVERABLE_EXCEPTION) this.finish({ kind: 'triple-fault', rip });
+          else flags = DispatchVpFlags.CLEAR_INTERCEPT_SUSPEND;
+        }
+        if (this.exit !== null) break;
+        if (r.state === DispatchState.BLOCKED) {
+          // HLT with interrupts enabled: idle until an interrupt source exists to wake it.
+          this.console.flush();
+          await sleep(10);
+          last = Date.now();
+        } else if (Date.now() - last >= YIELD_MS) {
+          this.console.flush();
+          await yieldToEventLoop();
+          last = Date.now();
+        }
+      }
+      return this.exit;
+    } finally {
+      this.console.detach();
+      this.partition.delete();
+    }
+  }
+
+  inspect(): Record<string, unknown> {
+    return {
+      partition: this.partition.inspect(),
+      ports: this.ports.inspect(),
+      mmio: this.mmio.inspect(),
+      com1: this.uart.inspect(),
+      hypervisor: this.winhv.inspectHypervisor(),
+    };
+  }
+}
