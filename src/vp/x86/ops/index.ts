@@ -11,3 +11,6 @@ import './atomic.js';
 import './sse-move.js';
 import './sse-int.js';
 import './sse-shuffle.js';
+import './sse-float.js';
+import './sse-cmp.js';
+import './sse-cvt.js';

@@ -171,10 +171,11 @@ export function finishS(d: number, e: number): number {
   fp.exc |= MX_PE;
   const rc = fp.rc;
   if (rc !== 0) b = directed32(b, err);
-  if (ad > MAX32) {
-    // Beyond the largest finite value: overflow when rounding away from zero, or at/after 2^128 otherwise.
-    const away = rc === 0 || (rc === 2 && d > 0) || (rc === 1 && d < 0);
-    if (away ? (rc !== 0 || !Number.isFinite(r)) : ad >= TWO128) fp.exc |= MX_OE;
+  if (ad > MAX32 || (ad === MAX32 && err * sign(d) > 0)) {
+    // The exact result is beyond the largest finite value: overflow when the rounding mode takes it there (to
+    // nearest: past max + ulp/2; away from zero: any excess; toward zero: 2^128 or more).
+    const away = (rc === 2 && d > 0) || (rc === 1 && d < 0);
+    if (rc === 0 ? !Number.isFinite(r) : away || ad >= TWO128) fp.exc |= MX_OE;
   }
   return b;
 }
