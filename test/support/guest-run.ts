@@ -1,7 +1,13 @@
 // Runs a test guest and parses what it printed. Guests print TAP-like lines over COM1:
 //   ok N - <what>[: <details>]      not ok N - <what>[: <details>]      # <comment>
 // and end by writing a status byte to the isa-debug-exit port (0 = every check passed).
+//
+// runGuest boots the guest the way users do: `node bin/hypatia.js run --kernel <elf>` as a child process.
+// runGuestBare (guest-bare.ts) stays for what the CLI cannot do yet: choosing the partition's CPUID table.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { runGuestBare } from './guest-bare.js';
+import { REPO_ROOT } from './guest-build.js';
 import type { CpuidTable } from '../../src/vp/index.js';
 
 export interface CheckLine { ok: boolean; n: number; what: string; details: string; line: string }
@@ -11,8 +17,10 @@ export interface GuestResult {
   checks: CheckLine[];
   /** The byte the guest wrote to port 0xf4, or undefined if it never did. */
   exitValue: number | undefined;
-  /** How the run ended (exit, hlt, triple-fault, budget...). */
+  /** How the run ended: "exit" (debug-exit port), or what else stopped it. */
   reason: string;
+  /** What the runner printed besides the guest's output (CLI diagnostics). */
+  stderr: string;
   /** Host wall time of the run, in milliseconds. */
   ms: number;
 }
@@ -31,8 +39,28 @@ export function parseChecks(output: string): CheckLine[] {
   return checks;
 }
 
-export function runGuest(elf: string, cpuid?: CpuidTable): GuestResult {
+/** Boot the guest with `hypatia run` and collect COM1. The exit status of a debug-exit write v is (v << 1) | 1. */
+export function runGuest(elf: string, memory = '64M', timeoutMs = 120_000): GuestResult {
+  const t0 = Date.now();
+  const r = spawnSync(process.execPath, [join(REPO_ROOT, 'bin', 'hypatia.js'), 'run', '--kernel', elf, '--memory', memory], {
+    encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20,
+  });
+  const ms = Date.now() - t0;
+  const output = r.stdout ?? '';
+  const stderr = r.stderr ?? '';
+  let reason: string;
+  let exitValue: number | undefined;
+  if (r.error !== undefined) reason = `spawn error: ${r.error.message}`;
+  else if (r.signal !== null) reason = `killed by ${r.signal}`;
+  else if (/triple fault|error/i.test(stderr)) reason = `hypatia: ${stderr.trim()}`;
+  else if (r.status !== null && (r.status & 1) === 1) { reason = 'exit'; exitValue = r.status >> 1; }
+  else reason = `exit status ${String(r.status)}`;
+  return { output, checks: parseChecks(output), exitValue, reason, stderr, ms };
+}
+
+/** The same on the BareMachine, with a CPUID table of the caller's choosing. */
+export function runGuestWithCpuid(elf: string, cpuid: CpuidTable): GuestResult {
   const t0 = Date.now();
   const r = runGuestBare(elf, cpuid);
-  return { output: r.output, checks: parseChecks(r.output), exitValue: r.exitValue, reason: r.reason, ms: Date.now() - t0 };
+  return { output: r.output, checks: parseChecks(r.output), exitValue: r.exitValue, reason: r.reason, stderr: '', ms: Date.now() - t0 };
 }

@@ -1,9 +1,11 @@
 // CPUID from inside a guest: the guest prints every leaf it reads; each must equal the partition's CPUID table
 // (the configuration the hypervisor was given), with the initial APIC id of leaf 1 being the VP's index.
+// `hypatia run` does not configure CPUID leaves yet (the partition's table is empty), so this guest runs on the
+// BareMachine with a table shaped like a Hyper-V guest's; switch to the CLI once the worker sets one.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildGuest } from '../support/guest-build.js';
-import { runGuest } from '../support/guest-run.js';
+import { runGuestWithCpuid } from '../support/guest-run.js';
 import type { CpuidResult, CpuidTable } from '../../src/vp/index.js';
 
 const ascii = (s: string): number => s.charCodeAt(0) | (s.charCodeAt(1) << 8) | (s.charCodeAt(2) << 16) | (s.charCodeAt(3) << 24);
@@ -36,7 +38,7 @@ function expected(t: CpuidTable, leaf: number, sub: number): CpuidResult {
 
 test('guest cpuid: every leaf the guest reads matches the partition CPUID table', () => {
   const t = table();
-  const r = runGuest(buildGuest('cpuid'), t);
+  const r = runGuestWithCpuid(buildGuest('cpuid'), t);
   const lines = r.output.split('\n').filter((l) => l.startsWith('cpuid '));
   assert.ok(r.output.includes('\ncpuid-end\n'), `guest did not finish the CPUID dump:\n${r.output}`);
   const seen = new Set<string>();

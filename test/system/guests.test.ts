@@ -2,6 +2,7 @@
 // the runtime in test/guests/runtime/) are compiled with the system C compiler, booted, and print one line
 // per check over COM1. The expectations live in the guests and come from the Intel SDM; this file checks that
 // every expected check ran and passed, and that the guest ended through the debug-exit port with status 0.
+// Guests boot through `node bin/hypatia.js run --kernel`, the path users take.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildGuest } from '../support/guest-build.js';
@@ -179,7 +180,7 @@ const EXPECTED: Record<string, string[]> = {
 };
 
 function report(r: GuestResult): string {
-  return `run ended by ${r.reason} (exit value ${String(r.exitValue)}) after ${r.ms} ms; guest output:\n${r.output}`;
+  return `run ended by ${r.reason} (exit value ${String(r.exitValue)}) after ${r.ms} ms; guest output:\n${r.output}${r.stderr}`;
 }
 
 for (const [name, expected] of Object.entries(EXPECTED)) {
