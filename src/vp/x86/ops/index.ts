@@ -14,3 +14,4 @@ import './sse-shuffle.js';
 import './sse-float.js';
 import './sse-cmp.js';
 import './sse-cvt.js';
+import './sse-mxcsr.js';

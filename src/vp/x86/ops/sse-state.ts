@@ -168,3 +168,11 @@ export function sseDecoder(reg: (Handler | null)[], mem: (Handler | null)[] = re
     if (h === null || h === undefined) d.endBlock = true;
   };
 }
+
+/** A 0F AE memory form (group15Memory hook): it exists without a mandatory prefix only. */
+export function sseGroup15(h: Handler): DecodeFn {
+  return (d: Decoder, i: Insn): void => {
+    i.exec = i.pfx === 0 ? h : opUD;
+    if (i.pfx !== 0) d.endBlock = true;
+  };
+}
