@@ -1,6 +1,7 @@
 // Importing this module registers every instruction group in the decoder's opcode maps.
 import './alu.js';
 import './muldiv.js';
+import './shift.js';
 import './mov.js';
 import './control.js';
 import './stack.js';
@@ -11,7 +12,9 @@ import './atomic.js';
 import './sse-move.js';
 import './sse-int.js';
 import './sse-shuffle.js';
+import './x87.js';
 import './sse-float.js';
 import './sse-cmp.js';
 import './sse-cvt.js';
 import './sse-mxcsr.js';
+import './sse-fxsave.js';
