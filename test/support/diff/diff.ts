@@ -151,6 +151,12 @@ export interface CaseInit {
   mem: Uint8Array;
 }
 
+/** Mutable view of a case being generated, for DiffForm.setup. */
+export interface CaseSetup extends CaseInit {
+  set(r: RegName, v: bigint | number): void;
+  setFlags(f: number): void;
+}
+
 export type RegInit = bigint | number | ((r: Rng) => bigint | number);
 
 export interface DiffForm {
@@ -173,6 +179,8 @@ export interface DiffForm {
   flags?: number | ((r: Rng) => number);
   /** Prepare the data window (after it was filled with random values). */
   mem?: (r: Rng, bytes: Uint8Array) => void;
+  /** Adjust a generated case (after init, flags and mem): for values that depend on each other. */
+  setup?: (r: Rng, c: CaseSetup) => void;
   /** Cases for this form (default from the options). */
   cases?: number;
   /** The form is expected to raise #UD on the host (and so in the VP). */
@@ -430,6 +438,7 @@ function generate(forms: DiffForm[], first: number, last: number, opts: DiffOpti
       for (let off = 0; off < edgeEnd; off += 8) putValue(rng, mem, off, tmp);
       for (let k = (window - edgeEnd) >> 8; k > 0; k--) putValue(rng, mem, edgeEnd + 8 * rng.below((window - edgeEnd) >> 3), tmp);
       form.mem?.(rng, mem);
+      if (form.setup !== undefined) form.setup(rng, caseSetup(batch, c, window));
     }
   }
   return batch;
@@ -584,6 +593,24 @@ function caseInit(batch: Batch, c: number, window: number): CaseInit {
     reg: (r: RegName) => { const k = REGS.indexOf(r); return pairBig(batch.regs[base + 2 * k], batch.regs[base + 2 * k + 1]); },
     flags: batch.regs[base + 32],
     mem: batch.mem.subarray(c * window, (c + 1) * window),
+  };
+}
+
+function caseSetup(batch: Batch, c: number, window: number): CaseSetup {
+  const base = c * CASE_INTS;
+  const tmp = [0, 0];
+  const v = caseInit(batch, c, window);
+  return {
+    reg: v.reg,
+    get flags() { return batch.regs[base + 32]; },
+    mem: v.mem,
+    set: (r: RegName, x: bigint | number) => {
+      const k = REGS.indexOf(r);
+      toPair(x, tmp);
+      batch.regs[base + 2 * k] = tmp[0];
+      batch.regs[base + 2 * k + 1] = tmp[1];
+    },
+    setFlags: (f: number) => { batch.regs[base + 32] = f & COMPARED_FLAGS; },
   };
 }
 
