@@ -1,0 +1,59 @@
+// VID: guest memory access by GPA is checked against the child's RAM, and root writes reach a running VP
+// (decoded code is dropped); partitions that do not fit are refused.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { VidError, VidPartition } from '../../src/vid/index.js';
+import { WinHv } from '../../src/winhv/index.js';
+import { Child, CODE, le } from '../hv/child.js';
+
+test('guest memory access outside RAM is refused', () => {
+  const c = new Child([0xf4]);
+  const m = c.part.memory;
+  assert.equal(m.byteLength, 2 << 20);
+  assert.throws(() => m.read((2 << 20) - 4, 8), VidError);
+  assert.throws(() => m.write(-1, Uint8Array.of(1)), VidError);
+  assert.throws(() => m.write(0.5, Uint8Array.of(1)), VidError);
+  assert.throws(() => m.read(Number.MAX_SAFE_INTEGER, 1), VidError);
+  m.write(0x1ffffe, Uint8Array.of(7, 8));
+  assert.deepEqual([...m.read(0x1ffffe, 2)], [7, 8]);
+  m.writeU64(0x10ffc, 0x1122334455667788n); // across a page boundary
+  assert.equal(m.readU64(0x10ffc), 0x1122334455667788n);
+});
+
+test('a root write to guest code takes effect on the next run', () => {
+  // mov eax, 1; hlt (with IF=0 this ends the dispatch)
+  const c = new Child([0xb8, ...le(1, 4), 0xf4]);
+  c.run();
+  assert.equal(c.reg('Rax'), 1n);
+  c.part.memory.write(CODE + 1, Uint8Array.from(le(2, 4)));
+  c.part.setInitialState(0, { ...entryAt(CODE) });
+  c.run(); // the VP is suspended on the halt; rerun after clearing
+  c.part.run(0, 100_000, 1);
+  assert.equal(c.reg('Rax'), 2n, 'the decoded block was dropped, not reused');
+});
+
+function entryAt(rip: number): Parameters<VidPartition['setInitialState']>[1] {
+  return {
+    rip: BigInt(rip), rsp: 0x80000n, rflags: 2n, cr0: 0x80010033n, cr3: 0x1000n, cr4: 0x620n, efer: 0xd00n,
+    gdtr: { base: 0x4000n, limit: 0x17 }, idtr: { base: 0n, limit: 0 },
+    cs: { selector: 8, base: 0n, limit: 0xffffffff, attributes: 0xa09b },
+    ds: { selector: 0x10, base: 0n, limit: 0xffffffff, attributes: 0xc093 },
+    es: { selector: 0x10, base: 0n, limit: 0xffffffff, attributes: 0xc093 },
+    fs: { selector: 0x10, base: 0n, limit: 0xffffffff, attributes: 0xc093 },
+    gs: { selector: 0x10, base: 0n, limit: 0xffffffff, attributes: 0xc093 },
+    ss: { selector: 0x10, base: 0n, limit: 0xffffffff, attributes: 0xc093 },
+  };
+}
+
+test('partitions that do not fit are refused with a clear message', () => {
+  const w = WinHv.boot({ memoryBytes: 8 << 20, childGpaPages: 4096 });
+  assert.throws(() => VidPartition.create(w, { memoryBytes: 64 << 20 }), /not enough root memory/);
+  assert.throws(() => VidPartition.create(w, { memoryBytes: 1000 }), /multiple of 4 KiB/);
+  assert.throws(() => VidPartition.create(w, { memoryBytes: 1 << 20, vpCount: 0 }), /VP count/);
+  const free = w.pages.freeCount;
+  const p = VidPartition.create(w, { memoryBytes: 1 << 20, vpCount: 2 });
+  assert.equal(p.vpCount, 2);
+  p.delete();
+  p.delete(); // idempotent
+  assert.equal(w.pages.freeCount, free);
+});
