@@ -15,6 +15,7 @@
 // TLB can give a host offset for; writes to pages with decoded code (and MMIO) take the per-element path,
 // which invalidates code / reaches the platform. Overlapping moves keep the element-by-element semantics (a
 // forward move with the destination a little above the source replicates the pattern, as the hardware does).
+// REPE/REPNE CMPSB and SCASB scan in-page runs of host memory the same way.
 import { EXC_GP, FLAG_DF, FLAG_IOPL, RAX, RCX, RDI, RDX, RSI, SEG_FS, SEG_GS } from '../constants.js';
 import { lazyZF, LZ_SUB } from '../flags.js';
 import { S_LZ_DST, S_LZ_OP, S_LZ_RES, S_LZ_SIZE, S_LZ_SRC, S_RFLAGS, S_SEG_BASE } from '../state.js';
@@ -376,6 +377,83 @@ function repStos(cpu: X86Cpu, i: Insn): void {
   }
 }
 
+/**
+ * REPE/REPNE SCASB and CMPSB (the strlen/memchr/memcmp idioms) scan whole in-page runs in host memory: find the
+ * first iteration whose comparison ends the loop, then account for exactly the iterations performed (flags from
+ * the last comparison). Runs that are not plain RAM, or cross a page, go element by element.
+ */
+function repScasB(cpu: X86Cpu, i: Insn): void {
+  const s = cpu.s, as = i.asize;
+  const down = (s[S_RFLAGS] & FLAG_DF) !== 0;
+  const step = down ? -1 : 1;
+  const stopOnEqual = i.rep === 2;
+  const al = s[2 * RAX] & 0xff;
+  const u8 = cpu.u8;
+  let budget = REP_BUDGET;
+  for (;;) {
+    let n = count(s, as);
+    if (n === 0) return;
+    if (budget === 0) { restart(cpu, i); return; }
+    if (n > budget) n = budget;
+    dstAddr(cpu, i);
+    n = pageRoom(aLo, 1, down, n);
+    if (as !== 8) n = wrapRoom(s[2 * RDI], as, 1, down, n);
+    const h = cpu.hostOffset(aLo, aHi, ACC_READ);
+    if (h < 0) {
+      scasOne(cpu, i, step);
+      advance(s, RCX, as, -1);
+      budget--;
+      if (lazyZF(s) === stopOnEqual) return;
+      continue;
+    }
+    let j = 0, x = h;
+    while (j < n - 1 && (u8[x] === al) !== stopOnEqual) { j++; x += step; }
+    recordCmp(s, 1, al, 0, u8[x], 0);
+    advance(s, RDI, as, (j + 1) * step);
+    advance(s, RCX, as, -(j + 1));
+    budget -= j + 1;
+    if ((u8[x] === al) === stopOnEqual) return;
+  }
+}
+
+function repCmpsB(cpu: X86Cpu, i: Insn): void {
+  const s = cpu.s, as = i.asize;
+  const down = (s[S_RFLAGS] & FLAG_DF) !== 0;
+  const step = down ? -1 : 1;
+  const stopOnEqual = i.rep === 2;
+  const u8 = cpu.u8;
+  let budget = REP_BUDGET;
+  for (;;) {
+    let n = count(s, as);
+    if (n === 0) return;
+    if (budget === 0) { restart(cpu, i); return; }
+    if (n > budget) n = budget;
+    srcAddr(cpu, i);
+    const sl = aLo, sh = aHi;
+    dstAddr(cpu, i);
+    const dl = aLo, dh = aHi;
+    n = pageRoom(dl, 1, down, pageRoom(sl, 1, down, n));
+    if (as !== 8) n = wrapRoom(s[2 * RDI], as, 1, down, wrapRoom(s[2 * RSI], as, 1, down, n));
+    const hs = cpu.hostOffset(sl, sh, ACC_READ);
+    const hd = hs >= 0 ? cpu.hostOffset(dl, dh, ACC_READ) : -1;
+    if (hd < 0) {
+      cmpsOne(cpu, i, step);
+      advance(s, RCX, as, -1);
+      budget--;
+      if (lazyZF(s) === stopOnEqual) return;
+      continue;
+    }
+    let j = 0, xs = hs, xd = hd;
+    while (j < n - 1 && (u8[xs] === u8[xd]) !== stopOnEqual) { j++; xs += step; xd += step; }
+    recordCmp(s, 1, u8[xs], 0, u8[xd], 0);
+    advance(s, RSI, as, (j + 1) * step);
+    advance(s, RDI, as, (j + 1) * step);
+    advance(s, RCX, as, -(j + 1));
+    budget -= j + 1;
+    if ((u8[xs] === u8[xd]) === stopOnEqual) return;
+  }
+}
+
 // ---------------------------------------------------------------- decoding
 
 function decString(_d: Decoder, i: Insn): void {
@@ -384,10 +462,10 @@ function decString(_d: Decoder, i: Insn): void {
   const rep = i.rep !== 0;
   switch (op & ~1) {
     case 0xa4: i.exec = rep ? repMovs : movs; return;
-    case 0xa6: i.exec = rep ? repCmps : cmps; return;
+    case 0xa6: i.exec = !rep ? cmps : i.size === 1 ? repCmpsB : repCmps; return;
     case 0xaa: i.exec = rep ? repStos : stos; return;
     case 0xac: i.exec = rep ? repLods : lods; return;
-    case 0xae: i.exec = rep ? repScas : scas; return;
+    case 0xae: i.exec = !rep ? scas : i.size === 1 ? repScasB : repScas; return;
   }
 }
 
