@@ -223,7 +223,14 @@ function roundPack(sign: number, e: number, p: number, fmt: number, rc: number, 
     if (!ueMasked) {
       fx.exc |= EX_UE;
       if (!reg) return false;
+      if (E + 24576 <= 0) {
+        // even the rebiased exponent is out of range: a signed zero (whatever the rounding mode)
+        fx.exc |= EX_PE; fx.up = 0;
+        oE = 0; oH = 0; oL = 0;
+        return true;
+      }
       E += 24576;
+      tiny = false;
     } else {
       shrW(1 - E);
       E = 0;
@@ -262,11 +269,15 @@ function roundPack(sign: number, e: number, p: number, fmt: number, rc: number, 
     if (E === 0 && hi >= 0x80000000) E = 1; // a denormal rounded up into the normal range
   }
   if (inexact) { fx.exc |= EX_PE; fx.up = inc ? 1 : 0; }
-  if (tiny && ueMasked && inexact) fx.exc |= EX_UE;
+  if (tiny && (inexact || !ueMasked)) fx.exc |= EX_UE;
   if (E >= emax) {
-    if (!oeMasked) {
+    if (!oeMasked && reg && E - 24576 >= emax) {
+      // even the rebiased exponent is out of range: an infinity (whatever the rounding mode)
+      fx.exc |= EX_OE | EX_PE; fx.up = 1;
+      E = emax; hi = 0x80000000; lo = 0;
+    } else if (!oeMasked) {
       fx.exc |= EX_OE;
-      if (!reg) return false;
+      if (!reg) { fx.exc &= ~EX_PE; fx.up = 0; return false; } // memory: nothing stored, no precision report
       E -= 24576;
     } else {
       fx.exc |= EX_OE | EX_PE;
@@ -406,7 +417,9 @@ export function storeInt(lo: number, hi: number, se: number, bits: number, rc: n
   if (ok) {
     const sign = aS, e = aE;
     if (e >= 63) {
-      ok = false;
+      // only -2^63 fits (in 64 bits)
+      ok = e === 63 && sign === 1 && bits === 64 && aH === 0x80000000 && aL === 0;
+      rl = 0; rh = 0x80000000 | 0;
     } else {
       // Integer part is W >> (127 - e) with W = sig << 64; keep the fraction in (w1, w0) for rounding.
       w3 = aH; w2 = aL; w1 = 0; w0 = 0;
@@ -582,7 +595,7 @@ export function div(al: number, ah: number, ase: number, bl: number, bh: number,
     return;
   }
   const sign = aS ^ bS;
-  if (bCl === CL_ZERO && aCl === CL_FINITE && fx.den === 0) { fx.exc |= EX_ZE; setInf(sign); return; } // ZE wins over DE
+  if (bCl === CL_ZERO && aCl === CL_FINITE) { fx.exc |= EX_ZE; setInf(sign); return; } // ZE wins over DE
   if (den(fcw)) return;
   if (aCl === CL_INF) {
     if (bCl === CL_INF) { fx.exc |= EX_IE; setIndefinite(); return; }
@@ -814,7 +827,7 @@ export function scale(al: number, ah: number, ase: number, bl: number, bh: numbe
     if (bS === 1) n = -n;
   }
   w3 = aH; w2 = aL; w1 = 0; w0 = 0;
-  packReg(aS, aE + n, fcw);
+  packReg64(aS, aE + n, fcw); // FSCALE ignores the precision control
 }
 
 /** FXTRACT: R = significand (exponent 0), X = exponent as a value. Returns false for special handling done in R. */
@@ -911,10 +924,11 @@ export function storeBcd(lo: number, hi: number, se: number, fcw: number, out: U
   let okv = aCl === CL_FINITE || aCl === CL_ZERO;
   let mag = 0n;
   if (okv && aCl === CL_FINITE) {
-    if (!storeInt(lo, hi, se & 0x7fff, 64, (fcw >> 10) & 3, fcw | EX_IE) || (fx.exc & EX_IE) !== 0) okv = false;
+    if (!storeInt(lo, hi, se, 64, (fcw >> 10) & 3, fcw | EX_IE) || (fx.exc & EX_IE) !== 0) okv = false;
     else {
-      mag = (BigInt(S[1] >>> 0) << 32n) | BigInt(S[0] >>> 0);
-      if (mag >= 1000000000000000000n) { okv = false; fx.exc &= ~EX_PE; }
+      mag = BigInt.asIntN(64, (BigInt(S[1] >>> 0) << 32n) | BigInt(S[0] >>> 0));
+      if (mag < 0n) mag = -mag;
+      if (mag >= 1000000000000000000n) { okv = false; fx.exc &= ~EX_PE; fx.up = 0; }
     }
   }
   if (!okv) {

@@ -108,12 +108,13 @@ function pop(s: Int32Array): void {
 
 /**
  * Push R: on overflow (ST7 in use) raise IE/SF/C1 and, if masked, push the indefinite instead. Commits the
- * exceptions accumulated so far; returns false if nothing was pushed.
+ * exceptions accumulated so far; returns false if nothing was pushed. An unmasked DE (denormal m32/m64 source)
+ * does not prevent the load.
  */
 function pushR(s: Int32Array): boolean {
   const t = (s[S_FPU_TOP] - 1) & 7;
   if (!empty(s, t)) { overflow(); setIndefinite(); }
-  if (!commit(s, true)) return false;
+  if (!commit(s, true) && (fx.exc & ~s[S_FCW] & (EX_IE | EX_ZE)) !== 0) return false;
   s[S_FPU_TOP] = t;
   setPhysR(s, t);
   return true;
