@@ -11,7 +11,7 @@ export const WINDOW = 0x400;
 export const XMM_AREA = 0x100, MX_IN = 0x200, MX_OUT = 0x204, MX_DEFAULT = 0x208;
 export const MEM = DATA; // 16-byte aligned memory operands at MEM + 0x00..0xf0
 
-export type Kind = 'f32' | 'f64' | 'int' | 'count' | 'i32' | 'special32';
+export type Kind = 'f32' | 'f64' | 'int' | 'count' | 'i32' | 'special32' | 'special32s';
 
 const EDGE32 = [
   0x00000000, 0x80000000, 0x7f800000, 0xff800000, 0x7fc00000, 0xffc00000, 0x7fc12345, 0xffe00001, 0x7fa00001,
@@ -57,14 +57,17 @@ export function fillVec(r: Rng, b: Uint8Array, off: number, kind: Kind): void {
       for (let k = 0; k < 4; k++) dv.setUint32(4 * k, f32Lane(r), true);
       return;
     case 'special32':
-      // Values whose reciprocal (square root) approximations are exact: zeros, infinities, NaNs, denormals, huge.
+    case 'special32s':
+      // Values whose reciprocal (square root) approximations are exact: zeros, infinities, NaNs, denormals, and
+      // huge values (reciprocal flushed to zero) or, for the square root ('special32s'), negative numbers.
       for (let k = 0; k < 4; k++) {
         const c = r.below(5);
         const v = c === 0 ? [0, 0x80000000, 0x7f800000, 0xff800000][r.below(4)]
           : c === 1 ? (r.u32() & 0x807fffff) | 0x7f800001
             : c === 2 ? (r.u32() & 0x807fffff)
               : c === 3 ? ((r.below(2) << 31) | (0xff << 23) | (r.u32() & 0x7fffff)) | 0x400000
-                : (r.below(2) << 31) | ((253 + r.below(2)) << 23) | (r.u32() & 0x7fffff);
+                : kind === 'special32' ? (r.below(2) << 31) | ((253 + r.below(2)) << 23) | (r.u32() & 0x7fffff)
+                  : (1 << 31) | ((1 + r.below(254)) << 23) | (r.u32() & 0x7fffff);
         dv.setUint32(4 * k, v >>> 0, true);
       }
       return;

@@ -152,6 +152,31 @@ function directed64(lo: number, hi: number, err: number): number {
   return (lo - 1) | 0;
 }
 
+/** Is d (exact result approximated as d, sign(exact - d) = e) below 2^-126 once rounded to 24 bits, unbounded? */
+function tinyS(d: number, e: number): boolean {
+  const ds = d * TWO64; // exact scaling into the normal range
+  let u = Math.fround(ds);
+  if (fp.rc !== 0) {
+    const eu = ds > u ? 1 : ds < u ? -1 : sign(e);
+    if (eu !== 0) u = f32(directed32(bits32(u), eu));
+  }
+  return Math.abs(u) < MIN_NORMAL32 * TWO64;
+}
+
+/** A binary64 value moved one unit toward the exact value when the rounding mode is directed. */
+function adjustD(x: number, err: number): number {
+  if (fp.rc === 0 || err === 0) return x;
+  const lo = bits64(x);
+  const l = directed64(lo, fp.hi, err);
+  return f64(l, fp.hi);
+}
+
+/** Zero sum sign: exact zero sums are +0 except when rounding down (-0), unless both operands are +0. */
+function zeroSum(x: number, y: number, r: number): number {
+  if (r !== 0 || fp.rc !== 1) return r;
+  return x === 0 && y === 0 && 1 / x > 0 && 1 / y > 0 ? 0 : -0;
+}
+
 /**
  * Round a binary64 value d to single precision under MXCSR, raising the flags. `e` is the sign of (exact - d), 0
  * when d is the exact result. d must be finite.
@@ -161,8 +186,8 @@ export function finishS(d: number, e: number): number {
   const err = d > r ? 1 : d < r ? -1 : sign(e);
   let b = bits32(r);
   const ad = Math.abs(d);
-  if (ad < MIN_NORMAL32 && ad !== 0 && Math.abs(Math.fround(d * TWO64)) < MIN_NORMAL32 * TWO64) {
-    // Tiny (after rounding to 24 bits with an unbounded exponent).
+  if (ad < MIN_NORMAL32 && ad !== 0 && tinyS(d, e)) {
+    // Tiny (after rounding to 24 bits with an unbounded exponent, in the current rounding mode).
     if (!fp.um) fp.exc |= MX_UE;
     else if (fp.ftz) { fp.exc |= MX_UE | MX_PE; return d < 0 ? 0x80000000 | 0 : 0; }
     else if (err !== 0) fp.exc |= MX_UE;
@@ -213,6 +238,8 @@ function finishD(r: number, err: number, tiny: boolean, big: boolean): number {
 export function arithS(op: number, a: number, b: number): number {
   if (op === OP_SQRT) {
     if (isNaN32(b)) { if ((b & 0x400000) === 0) fp.exc |= MX_IE; return b | 0x400000; }
+    // A negative operand is invalid before it counts as denormal (unless DAZ makes it -0).
+    if (b < 0 && (b & 0x7fffffff) !== 0 && !(fp.daz && (b & 0x7f800000) === 0)) { fp.exc |= MX_IE; return QNAN32; }
     const y = inS(b);
     if (y < 0) { fp.exc |= MX_IE; return QNAN32; }
     if (y === 0 || y === Infinity) return bits32(y);
@@ -223,7 +250,10 @@ export function arithS(op: number, a: number, b: number): number {
   const an = isNaN32(a), bn = isNaN32(b);
   if (op >= OP_MIN) {
     // MIN/MAX: any NaN (quiet too) is invalid and returns the second operand unchanged; so do equal values.
-    if (an || bn) { fp.exc |= MX_IE; return b; }
+    if (an || bn) {
+      fp.exc |= MX_IE;
+      return fp.daz && (b & 0x7f800000) === 0 ? b & (0x80000000 | 0) : b; // a denormal second operand is flushed
+    }
     const x = inS(a), y = inS(b);
     return bits32(op === OP_MIN ? (x < y ? x : y) : (x > y ? x : y));
   }
@@ -231,11 +261,17 @@ export function arithS(op: number, a: number, b: number): number {
     if (isSNaN32(a) || isSNaN32(b)) fp.exc |= MX_IE;
     return an ? a | 0x400000 : b | 0x400000;
   }
+  if (op === OP_DIV && (b & 0x7fffffff) === 0) {
+    // Division by a true zero: a denormal dividend does not count as a denormal operand.
+    if ((a & 0x7fffffff) === 0 || (fp.daz && (a & 0x7f800000) === 0)) { fp.exc |= MX_IE; return QNAN32; }
+    if ((a & 0x7fffffff) !== 0x7f800000) fp.exc |= MX_ZE;
+    return ((a ^ b) & (0x80000000 | 0)) | 0x7f800000;
+  }
   const x = inS(a), y = inS(b);
   let d: number, e = 0;
   switch (op) {
-    case OP_ADD: d = x + y; e = twoSumErr(x, y, d); break;
-    case OP_SUB: d = x - y; e = twoSumErr(x, -y, d); break;
+    case OP_ADD: d = zeroSum(x, y, x + y); e = twoSumErr(x, y, d); break;
+    case OP_SUB: d = zeroSum(x, -y, x - y); e = twoSumErr(x, -y, d); break;
     case OP_MUL: d = x * y; break; // 24 x 24 bits: exact in binary64
     default: {
       if (y === 0) {
@@ -262,6 +298,9 @@ export function arithS(op: number, a: number, b: number): number {
 export function arithD(op: number, aLo: number, aHi: number, bLo: number, bHi: number): number {
   if (op === OP_SQRT) {
     if (isNaN64(bLo, bHi)) { if ((bHi & 0x80000) === 0) fp.exc |= MX_IE; fp.hi = bHi | 0x80000; return bLo; }
+    if (bHi < 0 && ((bHi & 0x7fffffff) | bLo) !== 0 && !(fp.daz && (bHi & 0x7ff00000) === 0)) {
+      fp.exc |= MX_IE; fp.hi = QNAN64_HI; return 0;
+    }
     const y = inD(bLo, bHi);
     if (y < 0) { fp.exc |= MX_IE; fp.hi = QNAN64_HI; return 0; }
     if (y === 0 || y === Infinity) return bits64(y);
@@ -273,7 +312,12 @@ export function arithD(op: number, aLo: number, aHi: number, bLo: number, bHi: n
   }
   const an = isNaN64(aLo, aHi), bn = isNaN64(bLo, bHi);
   if (op >= OP_MIN) {
-    if (an || bn) { fp.exc |= MX_IE; fp.hi = bHi; return bLo; }
+    if (an || bn) {
+      fp.exc |= MX_IE;
+      if (fp.daz && (bHi & 0x7ff00000) === 0) { fp.hi = bHi & (0x80000000 | 0); return 0; }
+      fp.hi = bHi;
+      return bLo;
+    }
     const x = inD(aLo, aHi), y = inD(bLo, bHi);
     return bits64(op === OP_MIN ? (x < y ? x : y) : (x > y ? x : y));
   }
@@ -283,12 +327,18 @@ export function arithD(op: number, aLo: number, aHi: number, bLo: number, bHi: n
     fp.hi = bHi | 0x80000;
     return bLo;
   }
+  if (op === OP_DIV && ((bHi & 0x7fffffff) | bLo) === 0) {
+    if (((aHi & 0x7fffffff) | aLo) === 0 || (fp.daz && (aHi & 0x7ff00000) === 0)) { fp.exc |= MX_IE; fp.hi = QNAN64_HI; return 0; }
+    if ((aHi & 0x7fffffff) !== 0x7ff00000 || aLo !== 0) fp.exc |= MX_ZE;
+    fp.hi = ((aHi ^ bHi) & (0x80000000 | 0)) | 0x7ff00000;
+    return 0;
+  }
   const x = inD(aLo, aHi), y = inD(bLo, bHi);
   switch (op) {
     case OP_ADD:
     case OP_SUB: {
       const yy = op === OP_ADD ? y : -y;
-      const r = x + yy;
+      const r = zeroSum(x, yy, x + yy);
       if (r !== r) { fp.exc |= MX_IE; fp.hi = QNAN64_HI; return 0; }
       if (!Number.isFinite(x) || !Number.isFinite(y)) return bits64(r);
       if (!Number.isFinite(r)) return finishD(r, -sign(r), false, Math.abs(x / 2 + yy / 2) >= 2 ** 1023);
@@ -303,7 +353,7 @@ export function arithD(op: number, aLo: number, aHi: number, bLo: number, bHi: n
       const xs = scale(x, -ex), ys = scale(y, -ey);
       const ps = xs * ys;
       const pe = twoProdErr(xs, ys, ps);
-      const k = ex + ey + (Math.abs(ps) >= 2 ? 1 : 0);
+      const k = ex + ey + (Math.abs(adjustD(ps, sign(pe))) >= 2 ? 1 : 0);
       return finishD(r, errOf(r, ps, sign(pe), ex + ey), k < -1022, k >= 1024);
     }
     default: {
@@ -320,7 +370,7 @@ export function arithD(op: number, aLo: number, aHi: number, bLo: number, bHi: n
       const qs = xs / ys;
       const p = qs * ys;
       const rem = ((xs - p) - twoProdErr(qs, ys, p)) * ys;
-      const k = ex - ey + (Math.abs(qs) >= 1 ? 0 : -1);
+      const k = ex - ey + (Math.abs(adjustD(qs, sign(rem))) >= 1 ? 0 : -1);
       return finishD(r, errOf(r, qs, sign(rem), ex - ey), k < -1022, k >= 1024);
     }
   }
@@ -332,7 +382,7 @@ export function arithD(op: number, aLo: number, aHi: number, bLo: number, bHi: n
  */
 function errOf(r: number, vs: number, es: number, k: number): number {
   if (!Number.isFinite(r)) return -sign(r);
-  if (Math.abs(r) >= MIN_NORMAL64) return es; // r = vs * 2^k exactly
+  if (Math.abs(r) > MIN_NORMAL64) return es; // r = vs * 2^k exactly (at 2^-1022 r may come from the subnormal grid)
   const diff = vs - scale(r, -k); // exact (Sterbenz, or r = 0)
   return diff !== 0 ? sign(diff) : es;
 }
