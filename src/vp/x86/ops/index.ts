@@ -17,3 +17,4 @@ import './sse-float.js';
 import './sse-cmp.js';
 import './sse-cvt.js';
 import './sse-mxcsr.js';
+import './sse-fxsave.js';
