@@ -739,6 +739,8 @@ export function diffSuite(name: string, forms: DiffForm[], opts: DiffOptions = {
     totals.forms += rep.forms;
     totals.cases += rep.cases;
     console.log(`diff ${name}: ${rep.forms} forms, ${rep.cases} cases, ${rep.ms} ms`);
+    // HYPATIA_DIFF_VERBOSE=1: per-form counts (to check that a form's cases are not mostly faults, for example).
+    if (process.env.HYPATIA_DIFF_VERBOSE) for (const r of rep.results) console.log(`  ${r.form.name ?? r.form.asm}: ${r.cases} cases, ${r.faulted} faulted, ${r.mismatches} differ`);
     assert.equal(rep.mismatches, 0, formatFailures(rep));
   });
 }
