@@ -11,7 +11,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  AF, CF, DATA, diffSuite, OF, PF, printTotals, SF, type DiffForm, type RegName, type Rng,
+  AF, CF, DATA, diffSuite, OF, PF, printTotals, SF, type CaseSetup, type DiffForm, type RegName, type Rng,
 } from '../support/diff/diff.js';
 import { BareMachine, CODE } from '../support/bare-machine.js';
 import type { Fault } from '../../src/vp/x86/interrupts.js';
@@ -71,18 +71,16 @@ for (const op of BT_OPS) {
       });
     }
     // Memory base with a register offset: signed, addressing words outside the operand. The base register is
-    // chosen so the word lands inside the window whatever the offset; the harness evaluates init generators in
-    // register order (rax, rcx, ..., rdi, ...), so rdi can compensate the offset drawn for rcx of the same case.
-    let off = 0n;
-    const offGen = (r: Rng): bigint => {
-      off = bitOffset(r, size);
-      return withJunk(r, size, off);
+    // set from the case's offset so the word lands inside the window whatever the offset.
+    const offGen = (r: Rng): bigint => withJunk(r, size, bitOffset(r, size));
+    const baseGen = (r: Rng, c: CaseSetup): void => {
+      const off = BigInt.asIntN(size * 8, c.reg('rcx'));
+      c.set('rdi', BigInt.asUintN(64, BigInt(DATA + 0x800 + r.below(0x200) - 0x100) - (off >> 3n)));
     };
-    const baseGen = (r: Rng): bigint => BigInt.asUintN(64, BigInt(DATA + 0x800 + r.below(0x200) - 0x100) - (off >> 3n));
-    add({ asm: `${op} ${PTR[size]} [rdi], ${NAMES[size][1]}`, undefFlags: BT_UNDEF, init: { rcx: offGen, rdi: baseGen } });
-    add({ asm: `${op} ${PTR[size]} [rdi+0x13], ${NAMES[size][1]}`, undefFlags: BT_UNDEF, init: { rcx: offGen, rdi: baseGen } });
+    add({ asm: `${op} ${PTR[size]} [rdi], ${NAMES[size][1]}`, undefFlags: BT_UNDEF, init: { rcx: offGen }, setup: baseGen });
+    add({ asm: `${op} ${PTR[size]} [rdi+0x13], ${NAMES[size][1]}`, undefFlags: BT_UNDEF, init: { rcx: offGen }, setup: baseGen });
     if (op !== 'bt') {
-      add({ asm: `lock ${op} ${PTR[size]} [rdi-0x8], ${NAMES[size][1]}`, undefFlags: BT_UNDEF, init: { rcx: offGen, rdi: baseGen } });
+      add({ asm: `lock ${op} ${PTR[size]} [rdi-0x8], ${NAMES[size][1]}`, undefFlags: BT_UNDEF, init: { rcx: offGen }, setup: baseGen });
     }
     // The page-aligned data window: small offsets around a fixed operand, incl. words in the previous page.
     add({
