@@ -63,8 +63,12 @@ export class Hypervisor {
     if (poolBytes % 4096 !== 0 || poolBytes < 3 * 4096 || poolBytes >= opts.memoryBytes) {
       throw new SystemMemoryError(`hypervisor pool of ${poolBytes} bytes does not fit in ${opts.memoryBytes} bytes of system memory`);
     }
+    const childGpaPages = opts.childGpaPages ?? (4 * 2 ** 30) / 4096;
+    if (!Number.isInteger(childGpaPages) || childGpaPages < 1 || childGpaPages > 2 ** 20) {
+      throw new SystemMemoryError(`child GPA space of ${childGpaPages} pages is outside 1 .. 2^20 (4 GiB)`);
+    }
     this.memory = new SystemMemory(opts.memoryBytes);
-    this.childGpaPages = opts.childGpaPages ?? (4 * 2 ** 30) / 4096;
+    this.childGpaPages = childGpaPages;
     this.maxPartitions = opts.maxPartitions ?? 64;
     const poolPages = poolBytes / 4096;
     this.pool = new PageAllocator(0, poolPages);

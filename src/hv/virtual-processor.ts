@@ -40,6 +40,8 @@ export class VirtualProcessor implements VpPlatform {
   shutdown = false;
   /** Instructions skipped while halted (HLT fast-forward), part of virtual time. */
   skippedInstructions = 0;
+  /** Inside engine.run (an intercept handler must not dispatch the same VP again). */
+  running = false;
   /** Output of the last HvCallDispatchVp (reused). */
   readonly lastDispatch = new DispatchResult();
   private readonly s: Int32Array;
@@ -78,7 +80,13 @@ export class VirtualProcessor implements VpPlatform {
       this.halted = false;
     }
     this.partition.counters.dispatches++;
-    const exit = this.engine.run(budget);
+    this.running = true;
+    let exit: number;
+    try {
+      exit = this.engine.run(budget);
+    } finally {
+      this.running = false;
+    }
     switch (exit) {
       case EXIT_BUDGET:
         out.event = DispatchEvent.SUSPEND;

@@ -131,3 +131,14 @@ test('deleting a partition unmaps its pages and returns them to the root and the
   for (let g = 0; g < 4 << 20; g += 1 << 20) assert.ok(p2.memory.read(g, 1 << 20).every((b) => b === 0));
   p2.delete();
 });
+
+test('an intercept handler cannot re-dispatch the VP it is handling', () => {
+  let status = '';
+  const c = new Child([0xe6, 0x80, 0xf4], 2 << 20, (m) => {
+    try { c.part.run(0, 1000); } catch (e) { status = (e as { statusName: string }).statusName; }
+    void m;
+  });
+  c.part.installIoIntercept(0x80);
+  c.run();
+  assert.equal(status, 'HV_STATUS_INVALID_VP_STATE');
+});

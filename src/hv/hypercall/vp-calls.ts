@@ -118,6 +118,7 @@ export function dispatchVp(hv: Hypervisor, caller: Partition, inOff: number, out
   if (p.state !== PartitionState.INITIALIZED) return HvStatus.INVALID_PARTITION_STATE;
   const vp = vpOf(hv, p, inOff + DispatchVpIn.vpIndex);
   if (typeof vp === 'number') return vp;
+  if (vp.running) return HvStatus.INVALID_VP_STATE; // re-dispatch from inside its own intercept
   const dv = hv.memory.view;
   const flags = dv.getUint32(inOff + DispatchVpIn.flags, true);
   const sliceLo = dv.getUint32(inOff + DispatchVpIn.timeSlice, true);
