@@ -9,6 +9,7 @@ import {
 } from './state.js';
 import type { Insn } from './insn.js';
 import { Block, decodeBlock } from './decoder.js';
+import { blockRunner, type BlockRunner } from './dispatch.js';
 import { deliverException, deliverInterrupt, FAULT, type Fault } from './interrupts.js';
 import {
   EXIT_BUDGET, EXIT_HLT, EXIT_STOP, EXIT_TRIPLE_FAULT, GPA_EXEC, GPA_READ, GPA_WRITE,
@@ -109,6 +110,10 @@ export class X86Cpu {
   /** Start of the executing block (linear), and the executing instruction. */
   blockLo = 0;
   blockHi = 0;
+  /** Index in the running block of the instruction that faulted (set by the block runner). */
+  faultIndex = 0;
+  /** The block runner (dispatch.ts), refreshed when blocks are decoded. */
+  private runner: BlockRunner = blockRunner();
   /** True while a block executes (an invalidation then also stops the running block). */
   inBlock = false;
   /** Set by a handler that changed state the rest of the block was decoded under (or hit SMC). */
@@ -628,6 +633,7 @@ export class X86Cpu {
       this.markCodePage(b.spillPage);
     }
     this.stats.blocksDecoded++;
+    this.runner = blockRunner();
     return b;
   }
 
@@ -676,13 +682,7 @@ export class X86Cpu {
         this.stopBlock = false;
         this.inBlock = true;
         const wraps = (lo >>> 0) + b.byteLen > 0xffffffff;
-        for (; k < n; k++) {
-          const ins = insns[k];
-          this.nipLo = (lo + ins.end) | 0;
-          if (wraps) this.nipHi = this.mode64 && (this.nipLo >>> 0) < (lo >>> 0) ? (hi + 1) | 0 : hi;
-          ins.exec(this, ins);
-          if (this.stopBlock) { k++; break; }
-        }
+        k = this.runner(this, insns, 0, n, lo, hi, wraps);
         this.inBlock = false;
         this.icount += k;
         s[S_RIP] = this.nipLo;
@@ -692,6 +692,7 @@ export class X86Cpu {
         this.inBlock = false;
         if (e !== FAULT) throw e;
         prev = null;
+        if (insns !== null) k = this.faultIndex;
         this.icount += k;
         if (insns !== null && k < insns.length) {
           // Faults are precise: RIP points at the faulting instruction.

@@ -5,6 +5,7 @@ import { EXC_GP, EXC_UD, SEG_CS, SEG_FS, SEG_GS, SEG_NONE } from './constants.js
 import { Insn, REG_AH, type Handler } from './insn.js';
 import { S_SEG_ATTR } from './state.js';
 import { FAULT } from './interrupts.js';
+import { handlerId } from './dispatch.js';
 import type { X86Cpu } from './cpu.js';
 
 /** A decode function: reads the rest of the instruction after the opcode and sets i.exec (and fields). */
@@ -305,6 +306,7 @@ export function decodeBlock(cpu: X86Cpu, lo: number, hi: number, gpa: number): B
     }
     i.start = start;
     i.end = d.pos;
+    i.id = handlerId(i.exec);
     b.insns.push(i);
     if (d.endBlock || d.spillGpaPage >= 0 || b.insns.length >= MAX_BLOCK_INSNS || d.atPageEnd()) break;
   }

@@ -10,6 +10,8 @@ export const REG_AH = 16;
 
 export class Insn {
   exec: Handler;
+  /** The handler's id in the generated dispatch switch (dispatch.ts), set when the block is built. */
+  id = 0;
   /** Byte offsets of the instruction's start and end from the block's start. */
   start = 0;
   end = 0;
