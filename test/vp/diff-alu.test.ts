@@ -235,5 +235,24 @@ for (const asm of ['mov eax, [rbx]', 'add [rbx+8], ecx', 'inc eax; mov ecx, [rbx
   add({ asm, init: { rbx: nonCanonical, rcx: (x) => x.below(1 << 20) }, allFault: true });
 }
 
+// ---- LOCK: accepted on read-modify-write forms with a memory destination, #UD everywhere else.
+for (const asm of ['lock add DWORD PTR [0x200010], eax', 'lock or BYTE PTR [0x200011], bh', 'lock adc QWORD PTR [0x200018], r9',
+  'lock sbb WORD PTR [0x200020], 0x1234', 'lock and DWORD PTR [0x200024], -2', 'lock sub QWORD PTR [0x200028], 7',
+  'lock xor BYTE PTR [0x200030], 0x81', 'lock inc DWORD PTR [0x200034]', 'lock dec WORD PTR [0x200038]',
+  'lock not QWORD PTR [0x200040]', 'lock neg BYTE PTR [0x200048]', 'lock xchg QWORD PTR [0x200050], rcx']) {
+  add({ asm, undefFlags: /lock (or|and|xor)/.test(asm) ? AF : 0 });
+}
+for (const [bytes, name] of [
+  ['0xf0, 0x01, 0xd8', 'lock add eax, ebx (register destination)'],
+  ['0xf0, 0x39, 0x04, 0x25, 0x10, 0x00, 0x20, 0x00', 'lock cmp [0x200010], eax'],
+  ['0xf0, 0x89, 0x04, 0x25, 0x10, 0x00, 0x20, 0x00', 'lock mov [0x200010], eax'],
+  ['0xf0, 0x85, 0x04, 0x25, 0x10, 0x00, 0x20, 0x00', 'lock test [0x200010], eax'],
+  ['0xf0, 0xd1, 0x24, 0x25, 0x10, 0x00, 0x20, 0x00', 'lock shl DWORD PTR [0x200010], 1'],
+  ['0xf0, 0xf7, 0x24, 0x25, 0x10, 0x00, 0x20, 0x00', 'lock mul DWORD PTR [0x200010]'],
+  ['0xf0, 0x0f, 0xa4, 0x04, 0x25, 0x10, 0x00, 0x20, 0x00, 0x03', 'lock shld [0x200010], eax, 3'],
+  ['0xf0, 0x50', 'lock push rax'],
+  ['0xf0, 0x8d, 0x04, 0x25, 0x10, 0x00, 0x20, 0x00', 'lock lea eax, [0x200010]'],
+]) add({ asm: `.byte ${bytes}`, name, ud: true, allFault: true });
+
 diffSuite('alu, mov, stack', forms);
 printTotals('diff-alu');

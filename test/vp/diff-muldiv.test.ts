@@ -171,5 +171,11 @@ for (const asm of ['mul rbx', 'imul ecx', 'imul r9w, r10w', 'imul rax, rbx, -7',
   add({ asm: `${asm}; setc BYTE PTR [0x200180]; seto BYTE PTR [0x200181]; setnc BYTE PTR [0x200182]; setno BYTE PTR [0x200183]`, undefFlags: MUL_UNDEF });
 }
 
+// A non-canonical operand raises #GP(0), not #DE, even with a zero divisor's worth of garbage around it.
+const nonCanonical = (r: Rng): bigint => 0x8000000000000000n | BigInt(r.u32());
+for (const asm of ['div QWORD PTR [rbx]', 'idiv BYTE PTR [rbx+3]', 'mul DWORD PTR [rbx]', 'imul rcx, QWORD PTR [rbx], 9']) {
+  add({ asm, init: { rbx: nonCanonical }, allFault: true });
+}
+
 diffSuite('muldiv', forms);
 printTotals('diff-muldiv');

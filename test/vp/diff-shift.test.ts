@@ -147,5 +147,11 @@ for (const op of ['shld', 'shrd'] as const) {
   });
 }
 
+// Precise faults: a non-canonical memory destination raises #GP(0) before anything changes (flags included).
+const nonCanonical = (r: Rng): bigint => 0x8000000000000000n | BigInt(r.u32());
+for (const asm of ['shl QWORD PTR [rbx], cl', 'rcr BYTE PTR [rbx+1], 1', 'shrd DWORD PTR [rbx], edx, 5', 'sar WORD PTR [rbx], 0']) {
+  add({ asm, init: { rbx: nonCanonical }, allFault: true });
+}
+
 diffSuite('shift', forms);
 printTotals('diff-shift');

@@ -697,6 +697,8 @@ function compareChunk(forms: DiffForm[], bytes: Uint8Array[], hostBytes: Uint8Ar
     }
     if (vp.note[c] !== undefined) problems.push(vp.note[c]!);
     const nv = nat.vector[c], vv = vp.vector[c];
+    // A fault on the snippet's first instruction means nothing retired: every flag must be as it was.
+    if (nv >= 0 && nv === vv && nat.rip[c] === offs[fi]) flagMask = COMPARED_FLAGS;
     if (nv >= 0) res.faulted++;
     if (nv === 6 && !form.ud) problems.push('the host raised #UD (unsupported instruction or wrong assembly?)');
     if (nv !== vv) problems.push(`exception: host ${vecName(nv)} vp ${vecName(vv)}`);
