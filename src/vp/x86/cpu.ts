@@ -2,7 +2,7 @@
 // 4-level paging and the partition's second-level map, the decoded-block cache, and the run loop.
 // Instruction semantics live in ops/*.ts; exception and interrupt delivery in interrupts.ts.
 import {
-  CR0_PG, CR0_WP, EFER_LMA, EFER_NXE, EXC_GP, EXC_PF, FLAG_IF, PF_I, PF_P, PF_RSVD, PF_U, PF_W, SEG_CS,
+  CR0_PG, CR0_WP, EFER_LMA, EFER_NXE, EXC_GP, EXC_PF, EXC_SS, FLAG_IF, PF_I, PF_P, PF_RSVD, PF_U, PF_W, SEG_CS,
 } from './constants.js';
 import {
   S_CPL, S_CR0, S_CR2, S_CR3, S_EFER, S_INT_SHADOW, S_RFLAGS, S_RIP, S_SEG_ATTR, STATE_INTS,
@@ -110,6 +110,10 @@ export class X86Cpu {
   /** Start of the executing block (linear), and the executing instruction. */
   blockLo = 0;
   blockHi = 0;
+  /** The executing instruction (set by the block runner; null between instructions). */
+  cur: Insn | null = null;
+  /** Set while interrupt delivery pushes its frame: those are stack references too. */
+  stackAccess = false;
   /** Index in the running block of the instruction that faulted (set by the block runner). */
   faultIndex = 0;
   /** The block runner (dispatch.ts), refreshed when blocks are decoded. */
@@ -242,7 +246,8 @@ export class X86Cpu {
     if ((s[S_CR0] & CR0_PG) === 0) {
       return (lo >>> 0) + (hi >>> 0) * 4294967296;
     }
-    if (((hi << 16) >> 16) !== hi) this.fault(EXC_GP, 0); // non-canonical
+    // Non-canonical: #SS(0) for stack references, #GP(0) otherwise.
+    if (((hi << 16) >> 16) !== hi) this.fault(this.stackAccess || (this.cur !== null && this.cur.ss) ? EXC_SS : EXC_GP, 0);
     const nxe = (s[S_EFER] & EFER_NXE) !== 0;
     let table = (s[S_CR3] & ~0xfff) >>> 0;
     table += (s[S_CR3 + 1] & 0xfffff) * 4294967296;

@@ -152,6 +152,12 @@ export class Decoder {
       this.modrm16(i, mod, rm);
       return m;
     }
+    this.modrm32(i, mod, rm);
+    if ((i.base === 4 || i.base === 5) && this.seg === SEG_NONE) i.ss = true;
+    return m;
+  }
+
+  private modrm32(i: Insn, mod: number, rm: number): void {
     if (rm === 4) {
       const sib = this.byte();
       i.scale = sib >> 6;
@@ -161,7 +167,7 @@ export class Decoder {
       if (b === 5 && mod === 0) {
         i.base = -1;
         i.disp = this.s32();
-        return m;
+        return;
       }
       i.base = b | (this.rexB << 3);
     } else if (rm === 5 && mod === 0) {
@@ -169,7 +175,7 @@ export class Decoder {
       i.index = -1;
       i.disp = this.s32();
       i.ripRel = this.mode64;
-      return m;
+      return;
     } else {
       i.base = rm | (this.rexB << 3);
       i.index = -1;
@@ -177,7 +183,7 @@ export class Decoder {
     if (mod === 1) i.disp = this.s8();
     else if (mod === 2) i.disp = this.s32();
     else i.disp = 0;
-    return m;
+    return;
   }
 
   /** 16-bit addressing (67 prefix in compatibility mode): BX+SI style forms. */

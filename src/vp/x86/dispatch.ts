@@ -43,16 +43,19 @@ function generate(): BlockRunner {
   try {
     for (; k < n; k++) {
       const ins = insns[k];
+      cpu.cur = ins;
       cpu.nipLo = (lo + ins.end) | 0;
       if (wraps) cpu.nipHi = cpu.mode64 && (cpu.nipLo >>> 0) < (lo >>> 0) ? (hi + 1) | 0 : hi;
       switch (ins.id) {
         ${cases.join('\n        ')}
         default: ins.exec(cpu, ins);
       }
-      if (cpu.stopBlock) return k + 1;
+      if (cpu.stopBlock) { cpu.cur = null; return k + 1; }
     }
+    cpu.cur = null;
     return k;
   } catch (e) {
+    cpu.cur = null;
     cpu.faultIndex = k;
     throw e;
   }

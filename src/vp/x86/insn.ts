@@ -28,6 +28,11 @@ export class Insn {
   index = -1;
   scale = 0;
   disp = 0;
+  /**
+   * The instruction addresses the stack (PUSH/POP/CALL/RET..., or a memory operand based on RSP/RBP): a
+   * non-canonical address then raises #SS(0) instead of #GP(0).
+   */
+  ss = false;
   /** RIP-relative memory operand (disp is relative to the next instruction). */
   ripRel = false;
   /** Segment override (SEG_* constant) or SEG_NONE; only FS and GS add a base in 64-bit mode. */

@@ -134,6 +134,7 @@ function deliver(cpu: X86Cpu, vector: number, err: number, kind: number): void {
   frame[10] = err < 0 ? 0 : err; frame[11] = 0;
   const words = kind === EV_EXCEPTION && hasErrorCode(vector) ? 6 : 5;
   cpu.setCpl(newCpl);
+  cpu.stackAccess = true;
   try {
     let l = rspLo, h = rspHi;
     for (let k = 0; k < words; k++) {
@@ -146,6 +147,8 @@ function deliver(cpu: X86Cpu, vector: number, err: number, kind: number): void {
   } catch (x) {
     cpu.setCpl(cpl);
     throw x;
+  } finally {
+    cpu.stackAccess = false;
   }
   s[2 * RSP] = rspLo;
   s[2 * RSP + 1] = rspHi;

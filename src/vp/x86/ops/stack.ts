@@ -139,6 +139,7 @@ function enter(cpu: X86Cpu, i: Insn): void {
 function stackSize(d: Decoder, i: Insn): void {
   // 64-bit mode: pushes and pops are 8 bytes (or 2 with 66); 4 is not encodable.
   if (d.mode64) i.size = d.p66 ? 2 : 8;
+  i.ss = true;
 }
 
 function decPushR(d: Decoder, i: Insn): void {
