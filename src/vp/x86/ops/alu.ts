@@ -85,6 +85,7 @@ function aluMR(cpu: X86Cpu, i: Insn): void {
   const s = cpu.s, size = i.size, r = i.reg;
   ea(cpu, i);
   const dLo = readMem(cpu, size), dHi = size === 8 ? cpu.rdHi : 0;
+  if (i.op !== ALU_CMP) cpu.probeWrite(cpu.eaLo, cpu.eaHi, size); // a faulting store must leave the flags alone
   const v = alu(s, i.op, size, dLo, dHi, getReg(s, size, r), size === 8 ? s[2 * r + 1] : 0);
   if (i.op !== ALU_CMP) writeMem(cpu, size, v, resHi);
 }
@@ -110,6 +111,7 @@ function aluMI(cpu: X86Cpu, i: Insn): void {
   const size = i.size;
   ea(cpu, i);
   const dLo = readMem(cpu, size), dHi = size === 8 ? cpu.rdHi : 0;
+  if (i.op !== ALU_CMP) cpu.probeWrite(cpu.eaLo, cpu.eaHi, size);
   const v = alu(cpu.s, i.op, size, dLo, dHi, i.immLo, i.immHi);
   if (i.op !== ALU_CMP) writeMem(cpu, size, v, resHi);
 }
