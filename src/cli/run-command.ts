@@ -21,9 +21,9 @@ Options:
 The kernel starts in 64-bit mode at its ELF entry point: CPL 0, interrupts off, the first 1 GiB
 identity-mapped with 2 MiB pages, RSP = 0x80000. On a terminal, keys go to the guest; Ctrl-A x quits.
 
-Exit status: a guest write of v to port 0xF4 (isa-debug-exit, as QEMU) ends the run with status (v << 1) | 1;
-0 when the guest halts with interrupts disabled or the user quits; 1 on a triple fault or a loading error;
-2 on a usage error.
+Exit status: a guest write of v to port 0xF4 (isa-debug-exit, as QEMU) ends the run with status (v << 1) | 1,
+always odd; the other outcomes are even: 0 when the guest halts with interrupts disabled or the user quits,
+2 for bad input (usage, an unreadable or invalid kernel, a bad memory size), 4 on a triple fault.
 `;
 
 interface RunOptions { kernel: string; memoryBytes: number; traceExits: boolean }
@@ -71,7 +71,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     process.stderr.write(`hypatia run: cannot read kernel ${opts.kernel}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (e as Error).message}\n`);
-    return 1;
+    return 2;
   }
   let worker: VmWorker;
   try {
@@ -81,8 +81,8 @@ export async function runCommand(argv: string[]): Promise<number> {
       trace: process.stderr,
     });
   } catch (e) {
-    if (e instanceof ElfError) { process.stderr.write(`hypatia run: ${opts.kernel}: ${e.message}\n`); return 1; }
-    if (e instanceof VmConfigError || e instanceof VidError || e instanceof HvError) { process.stderr.write(`hypatia run: ${e.message}\n`); return 1; }
+    if (e instanceof ElfError) { process.stderr.write(`hypatia run: ${opts.kernel}: ${e.message}\n`); return 2; }
+    if (e instanceof VmConfigError || e instanceof VidError || e instanceof HvError) { process.stderr.write(`hypatia run: ${e.message}\n`); return 2; }
     throw e;
   }
   const quit = (): void => worker.quit();
@@ -97,7 +97,7 @@ export async function runCommand(argv: string[]): Promise<number> {
         return 0;
       case 'triple-fault':
         process.stderr.write(`hypatia: guest triple fault (unrecoverable exception) at rip ${exit.rip}; powering off\n`);
-        return 1;
+        return 4;
       case 'quit':
         return 0;
     }

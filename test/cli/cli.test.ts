@@ -55,11 +55,11 @@ test('bad input: one line, non-zero status', () => {
   oneLineError(hypatia('run', '--kernel', notElf, '--memory', 'lots'), 2, /--memory: bad size "lots"/);
   oneLineError(hypatia('run', '--kernel', notElf, '--memory', '4G'), 2, /--memory: 4096M is too large/);
   oneLineError(hypatia('run', '--kernel', notElf, '--memory', '1000'), 2, /not a multiple of 4K/);
-  oneLineError(hypatia('run', '--kernel', join(TMP, 'missing.elf')), 1, /cannot read kernel .*missing\.elf: no such file/);
-  oneLineError(hypatia('run', '--kernel', TMP), 1, /is a directory/);
-  oneLineError(hypatia('run', '--kernel', notElf), 1, /not an ELF file \(bad magic\)/);
-  oneLineError(hypatia('run', '--kernel', truncated), 1, /only 8 bytes/);
-  oneLineError(hypatia('run', '--kernel', outside, '--memory', '64M'), 1, /lies outside guest memory \(67108864 bytes\)/);
+  oneLineError(hypatia('run', '--kernel', join(TMP, 'missing.elf')), 2, /cannot read kernel .*missing\.elf: no such file/);
+  oneLineError(hypatia('run', '--kernel', TMP), 2, /is a directory/);
+  oneLineError(hypatia('run', '--kernel', notElf), 2, /not an ELF file \(bad magic\)/);
+  oneLineError(hypatia('run', '--kernel', truncated), 2, /only 8 bytes/);
+  oneLineError(hypatia('run', '--kernel', outside, '--memory', '64M'), 2, /lies outside guest memory \(67108864 bytes\)/);
 });
 
 /** An ELF with one executable segment at `addr` (ELF64 header + one program header + 1 byte: HLT). */

@@ -41,9 +41,9 @@ test('a guest halting with interrupts off ends the run with a message', () => {
   assert.match(r.stderr, /^hypatia: guest halted with interrupts disabled at rip 0x2[0-9a-f]+; powering off\n$/);
 });
 
-test('a triple fault ends the run with a message and status 1', () => {
+test('a triple fault ends the run with a message and status 4', () => {
   const r = run(build('hello-triple', ['HELLO_TRIPLE_FAULT']));
-  assert.equal(r.status, 1);
+  assert.equal(r.status, 4);
   assert.match(r.stderr, /^hypatia: guest triple fault \(unrecoverable exception\) at rip 0x2[0-9a-f]+; powering off\n$/);
 });
 
