@@ -1,6 +1,6 @@
 // A partition: an isolation domain with its own GPA space (the SLAT map), VPs, installed intercepts and CPUID
 // table. The root partition's GPA space is the identity over the SPA pages the hypervisor gave it.
-import type { CpuidTable } from '../vp/index.js';
+import { softwareCpuidProfile, type CpuidTable } from '../vp/index.js';
 import { GpaMap } from './memory/index.js';
 import type { InterceptMessage } from './intercept-message.js';
 import { PrivilegeMask } from './privileges.js';
@@ -22,7 +22,8 @@ export class Partition {
   /** MSR intercepts by index, and a mask for "every MSR the hypervisor does not implement". */
   readonly msrIntercepts = new Map<number, number>();
   msrInterceptAll = 0;
-  readonly cpuid: CpuidTable = new Map();
+  /** What CPUID returns in this partition: the processor's honest profile until the root replaces leaves. */
+  readonly cpuid: CpuidTable = softwareCpuidProfile();
   interceptHandler: InterceptHandler | null = null;
   /** Statistics for inspection. */
   readonly counters = { intercepts: 0, hypercalls: 0, dispatches: 0 };

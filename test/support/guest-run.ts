@@ -3,12 +3,9 @@
 // and end by writing a status byte to the isa-debug-exit port (0 = every check passed).
 //
 // runGuest boots the guest the way users do: `node bin/hypatia.js run --kernel <elf>` as a child process.
-// runGuestBare (guest-bare.ts) stays for what the CLI cannot do yet: choosing the partition's CPUID table.
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { runGuestBare } from './guest-bare.js';
 import { REPO_ROOT } from './guest-build.js';
-import type { CpuidTable } from '../../src/vp/index.js';
 
 export interface CheckLine { ok: boolean; n: number; what: string; details: string; line: string }
 
@@ -58,9 +55,3 @@ export function runGuest(elf: string, memory = '64M', timeoutMs = 120_000): Gues
   return { output, checks: parseChecks(output), exitValue, reason, stderr, ms };
 }
 
-/** The same on the BareMachine, with a CPUID table of the caller's choosing. */
-export function runGuestWithCpuid(elf: string, cpuid: CpuidTable): GuestResult {
-  const t0 = Date.now();
-  const r = runGuestBare(elf, cpuid);
-  return { output: r.output, checks: parseChecks(r.output), exitValue: r.exitValue, reason: r.reason, stderr: '', ms: Date.now() - t0 };
-}
