@@ -33,7 +33,7 @@ interface Run { seconds: number; checksum: string; instructions?: number }
 function runNative(path: string): Run {
   const r = spawnSync(path, [], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`native workload failed: ${r.stderr}`);
-  const seconds = Number(/seconds ([0-9.]+)/.exec(r.stderr)?.[1]);
+  const seconds = Number(/nanoseconds (\d+)/.exec(r.stderr)?.[1]) / 1e9;
   const checksum = /checksum ([0-9a-f]+)/.exec(r.stdout)?.[1] ?? '?';
   return { seconds, checksum };
 }
