@@ -218,6 +218,23 @@ add({ asm: 'pop QWORD PTR [rsp]', name: 'pop [rsp] (address computed after the i
 add({ asm: 'pop QWORD PTR [rsp+8]' });
 add({ asm: 'push rax; push rbx; pop rcx; pop rdx' });
 
+// ---- ENTER / LEAVE (RBP inside the window; nesting levels read the enclosing frame pointers from it)
+add({ asm: 'leave', init: { rbp: BigInt(DATA + 0x100) } });
+add({ asm: '.byte 0x66, 0xc9', name: 'leave (16-bit)', init: { rbp: BigInt(DATA + 0x100) } });
+add({ asm: 'enter 0x20, 0', init: { rbp: BigInt(DATA + 0x100) } });
+add({ asm: 'enter 0x8, 1', init: { rbp: BigInt(DATA + 0x100) } });
+add({ asm: 'enter 0x0, 3', init: { rbp: BigInt(DATA + 0x100) } });
+add({ asm: 'enter 0x10, 2; leave', init: { rbp: BigInt(DATA + 0x100) } });
+
+// ---- other addressing forms: RIP-relative (the snippet reads its own bytes, identical in both worlds), 32-bit
+// address size moffs (67 A1/A3), 16-bit moffs operand (66 A1).
+add({ asm: 'mov eax, DWORD PTR [rip-6]', name: 'mov eax, [rip-6] (reads its own encoding)' });
+add({ asm: 'movzx ecx, BYTE PTR [rip-2]', name: 'movzx ecx, byte [rip-2]' });
+add({ asm: 'add edx, DWORD PTR [rip-6]', name: 'add edx, [rip-6]' });
+add({ asm: '.byte 0x67, 0xa1, 0x14, 0x00, 0x20, 0x00', name: 'mov eax, [0x200014] (67 A1, 32-bit moffs)' });
+add({ asm: '.byte 0x67, 0x48, 0xa3, 0x2c, 0x00, 0x20, 0x00', name: 'mov [0x20002c], rax (67 REX.W A3)' });
+add({ asm: '.byte 0x66, 0x67, 0xa1, 0x16, 0x00, 0x20, 0x00', name: 'mov ax, [0x200016] (66 67 A1)' });
+
 // ---- LAHF SAHF CLC STC CMC (and CLD/STD: DF is compared)
 for (const op of ['lahf', 'sahf', 'clc', 'stc', 'cmc', 'cld', 'std']) add({ asm: op });
 add({ asm: 'add eax, ebx; lahf' });
@@ -227,12 +244,17 @@ add({ asm: 'sahf; adc rax, rbx' });
 add({ asm: 'dec r8; sbb r9d, 1' });
 
 // ---- precise faults: a non-canonical data address raises #GP(0) and leaves every register and the memory
-// as they were before the faulting instruction (earlier instructions of the snippet have retired).
+// as they were before the faulting instruction (earlier instructions of the snippet have retired). PUSH/POP/CALL
+// with such an operand fault on the operand (#GP), not on the stack (#SS: SDM vol. 2, PUSH/POP/CALL exceptions).
 const nonCanonical = (x: { u32(): number }): bigint => 0x8000000000000000n | BigInt(x.u32());
 for (const asm of ['mov eax, [rbx]', 'add [rbx+8], ecx', 'inc eax; mov ecx, [rbx]; inc edx', 'xchg [rbx], rax',
   'pop QWORD PTR [rbx]', 'push QWORD PTR [rbx]', 'movzx eax, BYTE PTR [rbx]', 'cmovno eax, [rbx]', 'sete BYTE PTR [rbx]',
-  'neg QWORD PTR [rbx+rcx*8]', 'add eax, 1; push rax; mov [rbx], al']) {
+  'neg QWORD PTR [rbx+rcx*8]', 'add eax, 1; push rax; mov [rbx], al', 'call QWORD PTR [rbx]']) {
   add({ asm, init: { rbx: nonCanonical, rcx: (x) => x.below(1 << 20) }, allFault: true });
+}
+// Non-canonical stack references raise #SS(0).
+for (const asm of ['push rax', 'pop rcx', 'mov rax, [rsp+8]', 'add [rbp-8], ecx', 'pop QWORD PTR [rsp]']) {
+  add({ asm, init: { rsp: nonCanonical, rbp: nonCanonical }, allFault: true });
 }
 
 // ---- LOCK: accepted on read-modify-write forms with a memory destination, #UD everywhere else.

@@ -615,7 +615,7 @@ function caseSetup(batch: Batch, c: number, window: number): CaseSetup {
 }
 
 function vecName(v: number): string {
-  const names: Record<number, string> = { 0: '#DE', 1: '#DB', 3: '#BP', 4: '#OF', 5: '#BR', 6: '#UD', 13: '#GP', 14: '#PF', 17: '#AC' };
+  const names: Record<number, string> = { 0: '#DE', 1: '#DB', 3: '#BP', 4: '#OF', 5: '#BR', 6: '#UD', 7: '#NM', 12: '#SS', 13: '#GP', 14: '#PF', 16: '#MF', 17: '#AC', 19: '#XM' };
   return v < 0 ? 'none' : names[v] ?? `vector ${v}`;
 }
 

@@ -4,7 +4,7 @@ import {
 } from '../constants.js';
 import { LZ_NONE, readFlags } from '../flags.js';
 import { S_LZ_OP, S_RFLAGS, S_SEG_SEL } from '../state.js';
-import { MAP0F, MAP1, opUD, type Decoder } from '../decoder.js';
+import { MAP0F, MAP1, opUD, SEG_NONE, type Decoder } from '../decoder.js';
 import type { Insn } from '../insn.js';
 import type { X86Cpu } from '../cpu.js';
 import { adjustSp, ea, peek, push, setReg, writeMem } from '../operands.js';
@@ -53,6 +53,9 @@ function popRM(cpu: X86Cpu, i: Insn): void {
   if (i.rm >= 0) { setReg(s, i.size, i.rm, v, hi); return; }
   try {
     ea(cpu, i);
+    // The instruction is marked as a stack reference (its pop is), but a destination that is not RSP/RBP-based
+    // is a data reference: non-canonical means #GP(0), not #SS(0).
+    if (i.op === 0 && cpu.mode64 && ((cpu.eaHi << 16) >> 16) !== cpu.eaHi) cpu.gp0();
     writeMem(cpu, i.size, v, hi);
   } catch (e) {
     s[2 * RSP] = oldLo; s[2 * RSP + 1] = oldHi;
@@ -166,6 +169,7 @@ function decPopRM(d: Decoder, i: Insn): void {
   stackSize(d, i);
   d.modrm(i);
   if (i.reg !== 0) { i.exec = opUD; return; }
+  i.op = i.rm < 0 && (i.base === RSP || i.base === RBP) && i.seg === SEG_NONE ? 1 : 0; // SS-based destination
   i.exec = popRM;
 }
 
