@@ -17,7 +17,15 @@
 // payloads, the indefinite, denormals, pseudo-denormals, unnormals and pseudo-NaNs/infinities (invalid
 // encodings), extreme exponents, values near rounding boundaries for 24/53/64-bit precision, near-integers and
 // integer-range boundaries, and correlated pairs (equal, negated, one ulp apart, exponents 1..70 apart).
-import { DATA, type DiffForm, Rng } from './diff.js';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BareMachine } from '../bare-machine.js';
+import { LZ_NONE } from '../../../src/vp/x86/flags.js';
+import { S_LZ_OP, S_RFLAGS, S_RIP } from '../../../src/vp/x86/state.js';
+import type { Fault } from '../../../src/vp/x86/interrupts.js';
+import { DATA, type DiffForm, nativeRunner, Rng } from './diff.js';
 
 export const FCW_OFF = 0x00;
 export const A_OFF = 0x10;
@@ -360,3 +368,175 @@ forms.push({
   allFault: false,
 });
 
+
+// ---------------------------------------------------------------- transcendental functions (tolerance)
+//
+// F2XM1, FYL2X, FYL2XP1, FPTAN, FPATAN, FSIN, FCOS, FSINCOS are computed by the VP in double precision (53-bit
+// significand) while the host computes with its own internal precision, and AMD and Intel differ from each other
+// here too: their results are compared within a tolerance, everything else exactly. The tolerance: for a finite
+// nonzero host result h, |vp - h| <= 2^-51 |h| + 2^-60 (the absolute part covers results near zeros of sin/cos/tan,
+// where the host's own argument reduction with a finite pi dominates), or at most 2 units in the last place when the
+// exponents are equal (denormal results). C1 ("rounded up") is not compared for these
+// (it reports the rounding of an approximation the VP does not reproduce); exception flags, C2, TOP, tags and the
+// other registers are compared exactly. The harness (diff.ts) compares windows bit for bit only, so these forms
+// run through runTolerance below, which drives the same native runner and BareMachine.
+
+export interface TolForm {
+  name: string;
+  asm: string;
+  mem: (r: Rng, m: Uint8Array) => void;
+  /** Registers (stack order) whose value is compared with tolerance. */
+  approx: number[];
+  cases: number;
+}
+
+export const tolForms: TolForm[] = [];
+
+function tolForm(insn: string, approx: number[], gen: (r: Rng) => [number, number, number][], loads = 2): void {
+  tolForms.push({
+    name: insn,
+    asm: `${prologue(loads)}\n${insn}\n${epilogue(C0 | C1 | C3)}`,
+    approx,
+    cases: 256,
+    mem: (r, m) => {
+      put16(m, FCW_OFF, genFcw(r, false));
+      const v = gen(r);
+      put80(m, A_OFF, v[0][0], v[0][1], v[0][2]);
+      put80(m, B_OFF, v[1][0], v[1][1], v[1][2]);
+    },
+  });
+}
+
+/** A finite value with |x| in [2^lo, 2^hi), random sign unless `pos`; sometimes a special value instead. */
+function finite(r: Rng, lo: number, hi: number, pos = false): [number, number, number] {
+  if (r.below(8) === 0) return gen80(r);
+  const e = 0x3fff + lo + r.below(hi - lo);
+  return [r.u32(), (0x80000000 | r.u32()) >>> 0, (pos || r.below(2) === 0 ? 0 : 0x8000) | e];
+}
+
+tolForm('fsin', [0], (r) => [finite(r, -40, 12), gen80(r)]);
+tolForm('fcos', [0], (r) => [finite(r, -40, 12), gen80(r)]);
+tolForm('fptan', [0, 1], (r) => [finite(r, -40, 12), gen80(r)], 1);
+tolForm('fsincos', [0, 1], (r) => [finite(r, -40, 12), gen80(r)], 1);
+tolForm('f2xm1', [0], (r) => [finite(r, -70, 0), gen80(r)]);
+tolForm('fyl2x', [0], (r) => [finite(r, -200, 200, r.below(8) !== 0), finite(r, -20, 20)]);
+tolForm('fyl2xp1', [0], (r) => [finite(r, -70, -2), finite(r, -20, 20)]);
+tolForm('fpatan', [0], (r) => [finite(r, -60, 60), finite(r, -60, 60)]);
+tolForm('fsin', [0], () => [[0, 0xc0000000, 0x403f], [0, 0, 0]]); // 2^64 * 1.5: out of range, C2 = 1
+
+/** 80-bit value to a JS number (rounded); NaN for NaN/invalid encodings. */
+function num80(b: Uint8Array, off: number): number {
+  const dv = new DataView(b.buffer, b.byteOffset + off, 10);
+  const lo = dv.getUint32(0, true), hi = dv.getUint32(4, true), se = dv.getUint16(8, true);
+  const e = se & 0x7fff, s = se & 0x8000 ? -1 : 1;
+  if (e === 0x7fff) return (hi & 0x7fffffff) === 0 && lo === 0 && hi !== 0 ? s * Infinity : NaN;
+  return s * (hi * 2 ** 32 + lo) * 2 ** ((e === 0 ? 1 : e) - 16383 - 63);
+}
+
+/**
+ * Relative difference |v - h| / |h| of two finite nonzero 80-bit values of the same sign (any exponents, exact
+ * via BigInt); undefined when they are not comparable that way (NaN, infinity, zero, sign or class differs).
+ */
+function relErr(hb: Uint8Array, vb: Uint8Array): number | undefined {
+  const parse = (b: Uint8Array): [number, number, bigint] | undefined => {
+    const dv = new DataView(b.buffer, b.byteOffset, 10);
+    const sig = dv.getBigUint64(0, true), se = dv.getUint16(8, true), e = se & 0x7fff;
+    if (e === 0x7fff || sig === 0n) return undefined;
+    return [se >> 15, e === 0 ? 1 : e, sig];
+  };
+  const h = parse(hb), v = parse(vb);
+  if (h === undefined || v === undefined || h[0] !== v[0]) return undefined;
+  const m = Math.min(h[1], v[1]);
+  if (Math.abs(h[1] - v[1]) > 8) return undefined;
+  const a = h[2] << BigInt(h[1] - m), b = v[2] << BigInt(v[1] - m);
+  const d = a > b ? a - b : b - a;
+  return Number(d) / Number(a);
+}
+
+export interface TolReport { cases: number; failures: string[]; maxRel: number }
+
+/** Run tolerance forms on the host and the VP and compare. */
+export function runTolerance(list: TolForm[], seed = 0x7e5): TolReport {
+  const WIN = 0x200;
+  const dir = mkdtempSync(join(tmpdir(), 'hypatia-x87-'));
+  const failures: string[] = [];
+  let cases = 0, maxRel = 0;
+  try {
+    const m = new BareMachine();
+    const cpu = m.engine.cpu;
+    let vf: Fault | null = null;
+    cpu.handleFault = (f: Fault): void => { vf = f; cpu.requestExit(-1); };
+    list.forEach((form, fi) => {
+      writeFileSync(join(dir, 'a.s'), `.intel_syntax noprefix\n.text\n${form.asm}\n`);
+      const as = spawnSync('as', ['--64', '-o', join(dir, 'a.o'), join(dir, 'a.s')], { encoding: 'utf8' });
+      if (as.status !== 0) throw new Error(`as: ${as.stderr}`);
+      spawnSync('objcopy', ['-O', 'binary', '-j', '.text', join(dir, 'a.o'), join(dir, 'a.bin')]);
+      const code = readFileSync(join(dir, 'a.bin'));
+      const rng = new Rng(seed ^ (fi * 0x9e3779b1));
+      const wins: Buffer[] = [];
+      for (let c = 0; c < form.cases; c++) {
+        const w = Buffer.alloc(WIN);
+        for (let k = 0; k < WIN; k += 4) w.writeUInt32LE(rng.u32(), k);
+        form.mem(rng, w);
+        wins.push(w);
+      }
+      // Host: one snippet, cases with RSP = STACK and zero GPRs/flags (protocol in native-runner.c).
+      const parts: Buffer[] = [];
+      const hdr = Buffer.alloc(12); hdr.writeUInt32LE(0x31445648, 0); hdr.writeUInt32LE(WIN, 4); hdr.writeUInt32LE(1, 8);
+      const sn = Buffer.alloc(8); sn.writeUInt32LE(code.length, 4);
+      const nc = Buffer.alloc(4); nc.writeUInt32LE(form.cases, 0);
+      parts.push(hdr, sn, code, nc);
+      for (const w of wins) { const cs = Buffer.alloc(8 + 136); cs.writeBigUInt64LE(BigInt(DATA + 0x1c0), 8 + 32); parts.push(cs, w); }
+      const r = spawnSync(nativeRunner(), [], { input: Buffer.concat(parts), maxBuffer: 1 << 28 });
+      if (r.status !== 0) throw new Error(`native runner failed: ${r.stderr.toString()}`);
+      const out = r.stdout;
+      let q = 0;
+      m.load(0x100000, Buffer.concat([code, Buffer.from([0xf4])]));
+      for (let c = 0; c < form.cases; c++) {
+        const hostVec = out.readInt32LE(q); q += 16 + 136;
+        const hw = Buffer.from(wins[c]);
+        const runs = out.readUInt32LE(q); q += 4;
+        for (let k = 0; k < runs; k++) {
+          const off = out.readUInt32LE(q), len = out.readUInt32LE(q + 4); q += 8;
+          out.copy(hw, off, q, q + len); q += (len + 3) & ~3;
+        }
+        const s = cpu.s;
+        for (let k = 0; k < 32; k++) s[k] = 0;
+        s[8] = DATA + 0x1c0;
+        s[S_RIP] = 0x100000; s[S_RIP + 1] = 0; s[S_RFLAGS] = 2; s[S_LZ_OP] = LZ_NONE;
+        m.u8.set(wins[c], DATA);
+        vf = null;
+        cpu.run(100_000);
+        const vpVec = (vf as Fault | null)?.vector ?? -1;
+        const vw = Buffer.from(m.u8.subarray(DATA, DATA + WIN));
+        cases++;
+        const problems: string[] = [];
+        if (hostVec !== vpVec) problems.push(`exception host ${hostVec} vp ${vpVec}`);
+        // exact except the approximated registers
+        const exact = Buffer.from(hw), exactV = Buffer.from(vw);
+        for (const k of form.approx) { exact.fill(0, REGS_OFF + 10 * k, REGS_OFF + 10 * k + 10); exactV.fill(0, REGS_OFF + 10 * k, REGS_OFF + 10 * k + 10); }
+        if (!exact.equals(exactV)) problems.push('exact part differs');
+        for (const k of form.approx) {
+          const hb = hw.subarray(REGS_OFF + 10 * k, REGS_OFF + 10 * k + 10), vb = vw.subarray(REGS_OFF + 10 * k, REGS_OFF + 10 * k + 10);
+          if (hb.equals(vb)) continue;
+          const rel = relErr(hb, vb);
+          if (rel === undefined) { problems.push(`ST${k} differs`); continue; }
+          if (hb.readUInt16LE(8) & 0x7fff) maxRel = Math.max(maxRel, rel); // normal results (denormals: ulps)
+          const ulps = hb.readUInt16LE(8) === vb.readUInt16LE(8) ? Math.abs(Number(Buffer.from(hb).readBigUInt64LE(0) - Buffer.from(vb).readBigUInt64LE(0))) : Infinity;
+          if (rel > 2 ** -51 && ulps > 2 && !(Math.abs(num80(hb, 0)) < 2 ** -60 && Math.abs(num80(vb, 0) - num80(hb, 0)) <= 2 ** -60)) {
+            problems.push(`ST${k} off by ${rel.toExponential(2)} (relative)`);
+          }
+        }
+        if (problems.length > 0 && failures.length < 20) {
+          const f80 = (b: Buffer, o: number): string => `${b.readUInt16LE(o + 8).toString(16).padStart(4, '0')}:${b.readUInt32LE(o + 4).toString(16).padStart(8, '0')}${b.readUInt32LE(o).toString(16).padStart(8, '0')}`;
+          failures.push(`${form.name} case ${c}: ${problems.join('; ')}\n  FCW=${wins[c].readUInt16LE(FCW_OFF).toString(16)} A=${f80(wins[c], A_OFF)} B=${f80(wins[c], B_OFF)}\n` +
+            `  host SW=${hw.readUInt16LE(SW_OFF).toString(16)} TW=${hw.readUInt16LE(SW_OFF + 2).toString(16)} ST0=${f80(hw, REGS_OFF)} ST1=${f80(hw, REGS_OFF + 10)}\n` +
+            `  vp   SW=${vw.readUInt16LE(SW_OFF).toString(16)} TW=${vw.readUInt16LE(SW_OFF + 2).toString(16)} ST0=${f80(vw, REGS_OFF)} ST1=${f80(vw, REGS_OFF + 10)}`);
+        } else if (problems.length > 0) failures.push('');
+      }
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return { cases, failures, maxRel };
+}

@@ -851,33 +851,57 @@ export function extract(al: number, ah: number, ase: number, fcw: number): boole
   return true;
 }
 
-// ---------------------------------------------------------------- double-precision helpers (transcendentals)
+// ---------------------------------------------------------------- helpers for the transcendental functions
 
 const cvt = new DataView(new ArrayBuffer(8));
 
-/** The value of a raw extended number as a double (rounded to nearest; used for approximate functions only). */
-export function toDouble(lo: number, hi: number, se: number): number {
+/** Split a finite raw value into two doubles with x = xh + xl exactly (xh = x rounded to 53 bits): `sp`. */
+export const sp = { h: 0, l: 0, e: 0, mh: 0, ml: 0 };
+export function split(lo: number, hi: number, se: number): void {
   unpack(0, lo, hi, se);
   const sg = aS === 1 ? -1 : 1;
-  switch (aCl) {
-    case CL_ZERO: return sg * 0;
-    case CL_INF: return sg * Infinity;
-    case CL_FINITE: return sg * ((aH >>> 0) * 2 ** 32 + (aL >>> 0)) * 2 ** (aE - 63);
-    default: return NaN;
-  }
+  if (aCl !== CL_FINITE) { sp.h = aCl === CL_ZERO ? sg * 0 : aCl === CL_INF ? sg * Infinity : NaN; sp.l = 0; sp.e = 0; sp.mh = 0; sp.ml = 0; return; }
+  // m = significand / 2^63 in [1, 2) as mh + ml (exact), x = m * 2^e
+  const top = aH * 4294967296;
+  const mInt = top + aL; // rounded to 53 bits
+  const rest = (top - mInt) + aL; // exact remainder
+  sp.e = aE;
+  sp.mh = mInt * 2 ** -63;
+  sp.ml = rest * 2 ** -63;
+  sp.h = sg * sp.mh * 2 ** aE;
+  sp.l = sg * sp.ml * 2 ** aE;
 }
 
-/** R = a double's exact value (then rounded to the FCW precision). */
-export function fromDouble(v: number, fcw: number): void {
-  cvt.setFloat64(0, v, true);
-  const lo = cvt.getInt32(0, true), hi = cvt.getInt32(4, true);
+/** R = hi + lo (two doubles) rounded once to 64 bits with the FCW rounding (the precision control is ignored). */
+export function fromDD(hi: number, lo: number, fcw: number): void {
   const save = fx.exc;
-  loadF64(lo, hi);
+  cvt.setFloat64(0, hi, true);
+  loadF64(cvt.getInt32(0, true), cvt.getInt32(4, true));
+  const l1 = R[0], h1 = R[1], e1 = R[2];
+  cvt.setFloat64(0, lo, true);
+  loadF64(cvt.getInt32(0, true), cvt.getInt32(4, true));
   fx.exc = save;
-  unpack(0, R[0], R[1], R[2]);
-  if (aCl !== CL_FINITE) return;
-  w3 = aH; w2 = aL; w1 = 0; w0 = 0;
-  packReg(aS, aE, fcw);
+  add(l1, h1, e1, R[0], R[1], R[2], false, fcw | 0x33f);
+}
+
+/**
+ * R = x moved by an amount far below its last bit: `dir` -1 toward zero, +1 away from zero (f(x) = x - x^3/6
+ * and the like for tiny x), rounded with the FCW rounding at 64 bits: raises PE and sets C1 as the host does.
+ */
+export function nudge(lo: number, hi: number, se: number, dir: number, fcw: number): void {
+  unpack(0, lo, hi, se);
+  w3 = aH; w2 = aL; w1 = 0; w0 = 1;
+  if (dir < 0) {
+    // sig - epsilon: (w3, w2) - 1 with all-ones below
+    let t = w2 - 1;
+    w2 = t >>> 0;
+    t = w3 - (t < 0 ? 1 : 0);
+    w3 = t >>> 0;
+    w1 = 0xffffffff; w0 = 0xffffffff;
+    if ((w3 & 0x80000000) === 0) { const sh = normW(); roundPack(aS, aE - sh, 64, FMT80, (fcw >> 10) & 3, fcw & 0x3f, true); R[0] = oL; R[1] = oH; R[2] = (aS << 15) | oE; return; }
+  }
+  roundPack(aS, aE, 64, FMT80, (fcw >> 10) & 3, fcw & 0x3f, true);
+  R[0] = oL; R[1] = oH; R[2] = (aS << 15) | oE;
 }
 
 // ---------------------------------------------------------------- constants
@@ -890,6 +914,13 @@ const CONSTS: [number, number, number, number, number][] = [
   [0x9a209a84, 0xfbcff798, 0x8f8959ac, 0x0b7c9178, 0x3ffd], // log10(2)
   [0xb17217f7, 0xd1cf79ab, 0xc9e3b398, 0x03f2f6af, 0x3ffe], // ln(2)
 ];
+
+/** R = a 128-bit significand (words high to low) with a biased exponent and sign, rounded to 64 bits per the RC. */
+export function loadConstRaw(c: number[], biasedExp: number, sign: number, fcw: number): void {
+  w3 = c[0] >>> 0; w2 = c[1] >>> 0; w1 = c[2] >>> 0; w0 = c[3] >>> 0;
+  roundPack(sign, biasedExp - 16383, 64, FMT80, (fcw >> 10) & 3, 0x3f, true);
+  R[0] = oL; R[1] = oH; R[2] = (sign << 15) | oE;
+}
 
 /** Load constant k (0 L2T, 1 L2E, 2 PI, 3 LG2, 4 LN2) rounded to 64 bits with the FCW's rounding control. */
 export function loadConst(k: number, fcw: number): void {

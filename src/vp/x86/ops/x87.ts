@@ -14,10 +14,11 @@ import type { Insn } from '../insn.js';
 import type { X86Cpu } from '../cpu.js';
 import { ea, setReg } from '../operands.js';
 import {
-  add, classify, CL_BAD, CL_FINITE, CL_INF, CL_QNAN, CL_SNAN, CL_ZERO, compare, div, EX_DE, EX_IE, EX_PE, EX_SF,
-  EX_UE, EX_ZE, extract, FMT32, FMT64, fromDouble, fx, loadBcd, loadConst, loadF32, loadF64, loadInt, mul, prem, R,
-  RC_ZERO, roundInt, S, scale, setIndefinite, sqrt, storeBcd, storeFloat, storeInt, toDouble, X,
+  add, classify, CL_BAD, CL_INF, CL_QNAN, CL_SNAN, CL_ZERO, compare, div, EX_DE, EX_IE, EX_SF,
+  EX_ZE, extract, FMT32, FMT64, fx, loadBcd, loadConst, loadF32, loadF64, loadInt, mul, prem, R,
+  RC_ZERO, roundInt, S, scale, setIndefinite, sqrt, storeBcd, storeFloat, storeInt, X,
 } from './x87-float80.js';
+import { T_COS, T_F2XM1, T_PATAN, T_SIN, T_TAN, T_YL2X, T_YL2XP1, trans1, trans2 } from './x87-trans.js';
 import {
   abridgeTagWord, FSW_B, FSW_C0, FSW_C1, FSW_C2, FSW_C3, FSW_CC, FSW_ES, fullTagWord, readFsw, writeFsw,
 } from './x87-state.js';
@@ -559,45 +560,15 @@ function unary(cpu: X86Cpu, i: Insn): void {
     switch (i.op) {
       case UN_SQRT: sqrt(oL, oH, oS, fcw); break;
       case UN_RNDINT: roundInt(oL, oH, oS, fcw); break;
-      case UN_F2XM1: transcendental1(UN_F2XM1, fcw); break;
-      default: c2 = transcendental1(i.op, fcw); break;
+      case UN_F2XM1: trans1(T_F2XM1, oL, oH, oS, fcw); break;
+      case UN_SIN: c2 = trans1(T_SIN, oL, oH, oS, fcw); break;
+      default: c2 = trans1(T_COS, oL, oH, oS, fcw); break;
     }
   }
   if (!commit(s, true)) return;
   if (i.op === UN_SIN || i.op === UN_COS) s[S_FSW] = (s[S_FSW] & ~FSW_C2) | (c2 ? FSW_C2 : 0);
   if (c2) return; // operand out of range: unchanged
   setPhysR(s, p0);
-}
-
-/**
- * Approximate functions computed in double precision (oL/oH/oS is the operand): R = result. Returns true when the
- * operand is out of range for FSIN/FCOS/FPTAN (|x| >= 2^63: C2 = 1, operand unchanged).
- */
-function transcendental1(op: number, fcw: number): boolean {
-  const cl = classify(oL, oH, oS);
-  if (cl === CL_QNAN || cl === CL_SNAN) { if (cl === CL_SNAN) fx.exc |= EX_IE; R[0] = oL; R[1] = oH | 0x40000000; R[2] = oS; return false; }
-  if (cl === CL_BAD) { fx.exc |= EX_IE; setIndefinite(); return false; }
-  if (cl === CL_FINITE && (oS & 0x7fff) === 0) fx.exc |= EX_DE;
-  if (op !== UN_F2XM1 && cl !== CL_INF && (oS & 0x7fff) >= 16383 + 63) return true;
-  if (cl === CL_INF) {
-    if (op === UN_F2XM1) { if ((oS & 0x8000) !== 0) { R[0] = 0; R[1] = 0x80000000 | 0; R[2] = 0xbfff; } else { R[0] = oL; R[1] = oH; R[2] = oS; } return false; }
-    fx.exc |= EX_IE; setIndefinite(); return false;
-  }
-  if (cl === CL_ZERO) {
-    if (op === UN_COS) { R[0] = 0; R[1] = 0x80000000 | 0; R[2] = 0x3fff; } else { R[0] = oL; R[1] = oH; R[2] = oS; }
-    return false;
-  }
-  const x = toDouble(oL, oH, oS);
-  let v: number;
-  switch (op) {
-    case UN_F2XM1: v = Math.expm1(x * Math.LN2); break;
-    case UN_SIN: v = Math.sin(x); break;
-    default: v = Math.cos(x); break;
-  }
-  fromDouble(v, fcw);
-  fx.exc |= EX_PE;
-  if (v !== 0 && Math.abs(v) < 2.2250738585072014e-308) fx.exc |= EX_UE;
-  return false;
 }
 
 /** FSINCOS (op 0) and FPTAN (op 1): replace ST0 and push a second value. */
@@ -621,27 +592,18 @@ function fsincosTan(cpu: X86Cpu, i: Insn): void {
       if (commit(s, true)) s[S_FSW] |= FSW_C2;
       return;
     }
-    if (cl === CL_FINITE || cl === CL_ZERO) {
-      if (cl === CL_FINITE && (oS & 0x7fff) === 0) fx.exc |= EX_DE;
-      const x = toDouble(oL, oH, oS);
-      if (i.op === 0) {
-        fromDouble(Math.sin(x), fcw); l1 = R[0]; h1 = R[1]; e1 = R[2];
-        fromDouble(Math.cos(x), fcw);
-        // ST0 (after the push) = cos, ST1 = sin
-        const cl0 = R[0], ch0 = R[1], ce0 = R[2];
-        R[0] = l1; R[1] = h1; R[2] = e1;
-        l1 = cl0; h1 = ch0; e1 = ce0;
-        if (cl === CL_ZERO) { R[0] = oL; R[1] = oH; R[2] = oS; }
-      } else {
-        fromDouble(Math.tan(x), fcw);
-        if (cl === CL_ZERO) { R[0] = oL; R[1] = oH; R[2] = oS; }
-        l1 = 0; h1 = 0x80000000 | 0; e1 = 0x3fff;
-      }
-      if (cl !== CL_ZERO) fx.exc |= EX_PE;
-    } else {
-      if (cl === CL_SNAN || cl === CL_INF || cl === CL_BAD) fx.exc |= EX_IE;
-      if (cl === CL_QNAN || cl === CL_SNAN) { R[0] = oL; R[1] = oH | 0x40000000; R[2] = oS; } else setIndefinite();
+    if (i.op === 0) {
+      // FSINCOS: ST0 = cos, ST1 = sin (the sine replaces x, the cosine is pushed)
+      trans1(T_SIN, oL, oH, oS, fcw);
+      const sl = R[0], sh = R[1], se = R[2];
+      trans1(T_COS, oL, oH, oS, fcw);
       l1 = R[0]; h1 = R[1]; e1 = R[2];
+      R[0] = sl; R[1] = sh; R[2] = se;
+      if (cl === CL_QNAN || cl === CL_SNAN || cl === CL_BAD || cl === CL_INF) { l1 = R[0]; h1 = R[1]; e1 = R[2]; }
+    } else {
+      trans1(T_TAN, oL, oH, oS, fcw);
+      l1 = 0; h1 = 0x80000000 | 0; e1 = 0x3fff;
+      if (cl === CL_QNAN || cl === CL_SNAN || cl === CL_BAD || cl === CL_INF) { l1 = R[0]; h1 = R[1]; e1 = R[2]; }
     }
   }
   if (!commit(s, true)) return;
@@ -670,7 +632,9 @@ function binary(cpu: X86Cpu, i: Insn): void {
       case BIN_SCALE: scale(oL, oH, oS, bl, bh, bse, fcw); break;
       case BIN_PREM: cc = prem(oL, oH, oS, bl, bh, bse, false, fcw); break;
       case BIN_PREM1: cc = prem(oL, oH, oS, bl, bh, bse, true, fcw); break;
-      default: transcendental2(op, oL, oH, oS, bl, bh, bse, fcw); break;
+      case BIN_YL2X: trans2(T_YL2X, oL, oH, oS, bl, bh, bse, fcw); break;
+      case BIN_YL2XP1: trans2(T_YL2XP1, oL, oH, oS, bl, bh, bse, fcw); break;
+      default: trans2(T_PATAN, oL, oH, oS, bl, bh, bse, fcw); break;
     }
   }
   if (!commit(s, true)) return;
@@ -681,36 +645,6 @@ function binary(cpu: X86Cpu, i: Insn): void {
   if (op <= BIN_PREM1) { setPhysR(s, p0); return; }
   setPhysR(s, p1);
   pop(s);
-}
-
-/** FYL2X, FYL2XP1, FPATAN with x = ST0 (a), y = ST1 (b), in double precision. */
-function transcendental2(op: number, al: number, ah: number, ase: number, bl: number, bh: number, bse: number, fcw: number): void {
-  const ca = classify(al, ah, ase), cb = classify(bl, bh, bse);
-  if (ca >= CL_QNAN || cb >= CL_QNAN) {
-    // reuse the arithmetic NaN rules through a multiply
-    mul(al, ah, ase, bl, bh, bse, fcw);
-    return;
-  }
-  if ((ca === CL_FINITE && (ase & 0x7fff) === 0) || (cb === CL_FINITE && (bse & 0x7fff) === 0)) fx.exc |= EX_DE;
-  const x = toDouble(al, ah, ase), y = toDouble(bl, bh, bse);
-  let v: number;
-  if (op === BIN_PATAN) v = Math.atan2(y, x);
-  else if (op === BIN_YL2X) {
-    if (x < 0 || (Object.is(x, -0) && false)) { fx.exc |= EX_IE; setIndefinite(); return; }
-    if (x === 0) {
-      if (y === 0) { fx.exc |= EX_IE; setIndefinite(); return; }
-      if (ca === CL_ZERO && cb !== CL_INF) fx.exc |= EX_ZE;
-    }
-    if (x === 1 && !Number.isFinite(y)) { fx.exc |= EX_IE; setIndefinite(); return; }
-    if (!Number.isFinite(x) && y === 0) { fx.exc |= EX_IE; setIndefinite(); return; }
-    v = y * Math.log2(x);
-  } else {
-    if (x < -1) { fx.exc |= EX_IE; setIndefinite(); return; }
-    v = y * (Math.log1p(x) / Math.LN2);
-  }
-  if (Number.isNaN(v)) { fx.exc |= EX_IE; setIndefinite(); return; }
-  fromDouble(v, fcw);
-  if (Number.isFinite(v) && v !== 0) fx.exc |= EX_PE;
 }
 
 /** FXTRACT. */
