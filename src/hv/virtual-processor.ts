@@ -125,14 +125,15 @@ export class VirtualProcessor implements VpPlatform {
   /** Fill hv_x64_intercept_message_header from the VP state. `inInsn`: the access is inside an instruction. */
   private fillHeader(d: DataView, inInsn: boolean): void {
     const s = this.s, cpu = this.cpu;
-    // Inside an instruction the engine knows where the next one starts, not where this one did: the message
-    // reports that next RIP with instruction length 0 (the hypervisor completes the access itself, so the
-    // root never needs to emulate or skip the instruction).
+    // Inside an instruction the message reports that instruction's RIP and length, as Hyper-V does (the
+    // hypervisor completes the access itself, so the root never needs to emulate or skip it).
     let ripLo = s[S_RIP], ripHi = s[S_RIP + 1];
-    const len = 0;
-    if (inInsn && cpu.inBlock) {
-      ripLo = cpu.nipLo;
-      ripHi = cpu.nipHi;
+    let len = 0;
+    const cur = cpu.cur;
+    if (inInsn && cur !== null) {
+      ripLo = (cpu.blockLo + cur.start) | 0;
+      ripHi = cpu.mode64 && (ripLo >>> 0) < (cpu.blockLo >>> 0) ? (cpu.blockHi + 1) | 0 : cpu.blockHi;
+      len = cur.end - cur.start;
     }
     d.setUint8(MessageLayout.instructionLength, len & 0xf);
     const exec = (s[S_CPL] & 3) | ((s[S_CR0] & CR0_PE) !== 0 ? 4 : 0) | ((s[S_CR0] & CR0_AM) !== 0 ? 8 : 0)

@@ -3,7 +3,7 @@
 // everything back.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Child, le } from './child.js';
+import { Child, CODE, le } from './child.js';
 import { MapGpaFlags } from '../../src/winhv/index.js';
 import { VidPartition } from '../../src/vid/index.js';
 
@@ -95,6 +95,8 @@ test('I/O ports: all-ones without an intercept, the root\'s answer with one, in 
   assert.equal(dv.getUint8(21), 1, 'intercept_access_type: write');
   assert.equal(dv.getBigUint64(64, true) & 0xffffn, 0x1234n, 'rax at 64');
   assert.equal(dv.getUint16(36, true), 0x08, 'cs selector in the header');
+  assert.equal(dv.getUint8(20) & 0xf, 2, 'instruction_length of "out dx, ax" (66 EF) at 20');
+  assert.equal(dv.getBigUint64(40, true), BigInt(CODE + 13), 'rip at 40: the intercepted instruction itself');
   assert.equal(r.access, 0);
 });
 

@@ -91,10 +91,8 @@ export class X86Cpu {
   rTagLo: Int32Array; rTagHi: Int32Array; rHost: Int32Array;
   wTagLo: Int32Array; wTagHi: Int32Array; wHost: Int32Array;
   private tlb: Tlb;
-  /** Current TLB generation (low 12 bits of every live tag). */
+  /** Current TLB generation (low 12 bits of every live tag); it also validates cached block-to-block links. */
   tlbGen = 1;
-  /** Bumped on single-page invalidations; with tlbGen it validates cached block-to-block links. */
-  tlbEpoch = 0;
 
   // Decoded blocks, two-level: GPA page -> (offset * 2 + mode) -> block. Invalidation drops a whole page.
   private readonly pageBlocks: (Map<number, Block> | undefined)[];
@@ -112,14 +110,15 @@ export class X86Cpu {
   blockHi = 0;
   /** The executing instruction (set by the block runner; null between instructions). */
   cur: Insn | null = null;
-  /** Set while interrupt delivery pushes its frame: those are stack references too. */
+  /**
+   * Set around stack references (PUSH/POP/CALL/RET/IRET/ENTER/LEAVE, interrupt frames): a non-canonical
+   * address there raises #SS(0). Memory operands based on RSP/RBP are marked per instruction (Insn.ss).
+   */
   stackAccess = false;
   /** Index in the running block of the instruction that faulted (set by the block runner). */
   faultIndex = 0;
   /** The block runner (dispatch.ts), refreshed when blocks are decoded. */
   private runner: BlockRunner = blockRunner();
-  /** True while a block executes (an invalidation then also stops the running block). */
-  inBlock = false;
   /** Set by a handler that changed state the rest of the block was decoded under (or hit SMC). */
   stopBlock = false;
   /** Set when `run` must return after the current instruction, with exitReason. */
@@ -141,11 +140,6 @@ export class X86Cpu {
   /** Scratch for the page walker (host offsets and GPAs of the entries it read). */
   private readonly walkHost = new Float64Array(4);
   private readonly walkGpa = new Float64Array(4);
-  /**
-   * Set when a walk produced a 2 MiB (1) or 1 GiB (2) translation since the last full flush. The TLB holds
-   * large pages as 4 KiB entries, so INVLPG must then drop every entry the large page may have produced.
-   */
-  private tlbLarge = 0;
   /** Scratch for platform calls returning 64-bit values. */
   readonly tmp64 = new Int32Array(2);
 
@@ -198,7 +192,6 @@ export class X86Cpu {
   }
 
   flushTlb(): void {
-    this.tlbLarge = 0;
     if (++this.tlbGen > TLB_MAX_GEN) {
       this.tlbGen = 1;
       this.kernelTlb.clear();
@@ -206,20 +199,9 @@ export class X86Cpu {
     }
   }
 
-  flushTlbPage(lo: number, hi: number): void {
-    if ((this.tlbLarge & 2) !== 0) {
-      this.flushTlb(); // a 1 GiB page may have filled any slot
-    } else if ((this.tlbLarge & 1) !== 0) {
-      const base = lo & ~0x1fffff; // every 4 KiB part of the 2 MiB page that may hold lo
-      for (let off = 0; off < 0x200000; off += 0x1000) {
-        this.kernelTlb.flushPage(base + off, hi, this.tlbGen);
-        this.userTlb.flushPage(base + off, hi, this.tlbGen);
-      }
-    } else {
-      this.kernelTlb.flushPage(lo, hi, this.tlbGen);
-      this.userTlb.flushPage(lo, hi, this.tlbGen);
-    }
-    this.tlbEpoch++; // block chains cached under the old translation must be re-checked
+  /** INVLPG: rare enough (hundreds per boot) that a full flush is cheaper than tracking large pages. */
+  flushTlbPage(_lo: number, _hi: number): void {
+    this.flushTlb();
   }
 
   // ---------------------------------------------------------------- faults
@@ -283,8 +265,8 @@ export class X86Cpu {
       const addr = ((eLo & ~0xfff) >>> 0) + (eHi & 0xfffff) * 4294967296;
       if (level === 4 && ps) this.pageFault(lo, hi, PF_P | PF_RSVD, acc, user);
       if (level === 1 || ((level === 3 || level === 2) && ps)) {
-        if (level === 3) { pageBase = addr - (addr % 0x40000000); pageMask = 0x3fffffff; this.tlbLarge |= 2; if ((eLo & 0x3fffe000) !== 0) this.pageFault(lo, hi, PF_P | PF_RSVD, acc, user); }
-        else if (level === 2) { pageBase = addr - (addr % 0x200000); pageMask = 0x1fffff; this.tlbLarge |= 1; if ((eLo & 0x1fe000) !== 0) this.pageFault(lo, hi, PF_P | PF_RSVD, acc, user); }
+        if (level === 3) { pageBase = addr - (addr % 0x40000000); pageMask = 0x3fffffff; if ((eLo & 0x3fffe000) !== 0) this.pageFault(lo, hi, PF_P | PF_RSVD, acc, user); }
+        else if (level === 2) { pageBase = addr - (addr % 0x200000); pageMask = 0x1fffff; if ((eLo & 0x1fe000) !== 0) this.pageFault(lo, hi, PF_P | PF_RSVD, acc, user); }
         else { pageBase = addr; pageMask = 0xfff; }
         break;
       }
@@ -608,7 +590,7 @@ export class X86Cpu {
       this.pageSpill[page] = undefined;
     }
     this.codePage[page] = 0;
-    if (this.inBlock) this.stopBlock = true; // the running block may be among them
+    this.stopBlock = true; // the running block may be among them
   }
 
   /** Find or decode the block at the current RIP. */
@@ -646,6 +628,8 @@ export class X86Cpu {
 
   /**
    * Run until `budget` instructions have retired or something needs the VP's owner. Returns an EXIT_* reason.
+   * The inner loop chains blocks through their cached links; anything unusual (an instruction that changes
+   * mode or translations, SMC, an interrupt request, a link miss) drops back to the outer loop.
    */
   run(budget: number): number {
     const s = this.s;
@@ -655,55 +639,68 @@ export class X86Cpu {
     let prev: Block | null = null;
     while (this.icount < limit && !this.stopRun) {
       if (s[S_INT_SHADOW] !== 0) s[S_INT_SHADOW] = 0; // the shadow covered the instruction that ended the last block
-      else if (this.irqPending || this.nmiPending) this.checkInterrupts();
+      else if (this.irqPending || this.nmiPending) { this.checkInterrupts(); prev = null; }
       let k = 0;
       let insns: Insn[] | null = null;
       try {
-        const lo = s[S_RIP], hi = s[S_RIP + 1];
-        // Follow the previous block's cached link when the translation context is unchanged.
+        let lo = s[S_RIP], hi = s[S_RIP + 1];
         const ctx = (s[S_CPL] << 1) | (this.mode64 ? 1 : 0);
+        const gen = this.tlbGen;
         let b: Block | null = null;
-        if (prev !== null && prev.linkGen === this.tlbGen && prev.linkEpoch === this.tlbEpoch && prev.linkCtx === ctx) {
+        if (prev !== null && prev.linkGen === gen && prev.linkCtx === ctx) {
           if (prev.link1Lo === lo && prev.link1Hi === hi && prev.link1 !== null && prev.link1.valid) b = prev.link1;
           else if (prev.link2Lo === lo && prev.link2Hi === hi && prev.link2 !== null && prev.link2.valid) b = prev.link2;
         }
         if (b === null) {
           b = this.lookupBlock();
-          if (prev !== null && prev.valid) {
-            if (prev.linkGen !== this.tlbGen || prev.linkEpoch !== this.tlbEpoch || prev.linkCtx !== ctx) {
+          if (prev !== null && prev.valid && this.tlbGen === gen) {
+            if (prev.linkGen !== gen || prev.linkCtx !== ctx) {
               prev.link2 = null;
-              prev.linkGen = this.tlbGen; prev.linkEpoch = this.tlbEpoch; prev.linkCtx = ctx;
+              prev.linkGen = gen; prev.linkCtx = ctx;
             } else {
               prev.link2 = prev.link1; prev.link2Lo = prev.link1Lo; prev.link2Hi = prev.link1Hi;
             }
             prev.link1 = b; prev.link1Lo = lo; prev.link1Hi = hi;
           }
         }
-        insns = b.insns;
-        const n = insns.length;
-        this.blockLo = lo;
-        this.blockHi = hi;
-        this.nipHi = hi;
-        this.stopBlock = false;
-        this.inBlock = true;
-        const wraps = (lo >>> 0) + b.byteLen > 0xffffffff;
-        k = this.runner(this, insns, 0, n, lo, hi, wraps);
-        this.inBlock = false;
-        this.icount += k;
-        s[S_RIP] = this.nipLo;
-        s[S_RIP + 1] = this.nipHi;
+        const runner = this.runner;
+        for (; ;) {
+          insns = b.insns;
+          this.blockLo = lo;
+          this.blockHi = hi;
+          this.nipHi = hi;
+          this.stopBlock = false;
+          k = runner(this, insns, 0, insns.length, lo, hi, (lo >>> 0) + b.byteLen > 0xffffffff);
+          this.icount += k;
+          lo = this.nipLo;
+          hi = this.nipHi;
+          if (this.stopBlock || this.icount >= limit) break;
+          // Follow a link recorded under the same translations and privilege.
+          let next: Block | null = null;
+          if (b.linkGen === gen && b.linkCtx === ctx) {
+            if (b.link1Lo === lo && b.link1Hi === hi) next = b.link1;
+            else if (b.link2Lo === lo && b.link2Hi === hi) next = b.link2;
+          }
+          if (next === null || !next.valid) break;
+          b = next;
+        }
+        insns = null;
+        s[S_RIP] = lo;
+        s[S_RIP + 1] = hi;
         prev = b.valid ? b : null;
       } catch (e) {
-        this.inBlock = false;
         if (e !== FAULT) throw e;
         prev = null;
-        if (insns !== null) k = this.faultIndex;
-        this.icount += k;
-        if (insns !== null && k < insns.length) {
-          // Faults are precise: RIP points at the faulting instruction.
-          const l = (this.blockLo + insns[k].start) | 0;
-          s[S_RIP] = l;
-          s[S_RIP + 1] = this.mode64 && (l >>> 0) < (this.blockLo >>> 0) ? (this.blockHi + 1) | 0 : this.blockHi;
+        this.stackAccess = false;
+        if (insns !== null) {
+          k = this.faultIndex;
+          this.icount += k;
+          if (k < insns.length) {
+            // Faults are precise: RIP points at the faulting instruction.
+            const l = (this.blockLo + insns[k].start) | 0;
+            s[S_RIP] = l;
+            s[S_RIP + 1] = this.mode64 && (l >>> 0) < (this.blockLo >>> 0) ? (this.blockHi + 1) | 0 : this.blockHi;
+          }
         }
         this.handleFault(FAULT);
       }

@@ -30,7 +30,7 @@ export class Block {
   spillPage = -1;
   /**
    * Links to the blocks that ran next (the last two distinct successors, by linear RIP), valid while the TLB
-   * generation/epoch and the CPL/mode context are those recorded: they skip the translation and the lookup.
+   * generation and the CPL/mode context are those recorded: they skip the translation and the lookup.
    */
   link1: Block | null = null;
   link1Lo = 0;
@@ -39,7 +39,6 @@ export class Block {
   link2Lo = 0;
   link2Hi = 0;
   linkGen = -1;
-  linkEpoch = -1;
   linkCtx = -1;
 }
 

@@ -29,8 +29,8 @@ export class Insn {
   scale = 0;
   disp = 0;
   /**
-   * The instruction addresses the stack (PUSH/POP/CALL/RET..., or a memory operand based on RSP/RBP): a
-   * non-canonical address then raises #SS(0) instead of #GP(0).
+   * The memory operand is based on RSP/RBP (an SS reference): a non-canonical address raises #SS(0), not
+   * #GP(0). Implicit stack accesses (PUSH, POP, ...) are marked by cpu.stackAccess instead.
    */
   ss = false;
   /** RIP-relative memory operand (disp is relative to the next instruction). */

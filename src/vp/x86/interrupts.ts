@@ -177,6 +177,7 @@ export function iret(cpu: X86Cpu, size: number): void {
   let l = s[2 * RSP], h = s[2 * RSP + 1];
   const vals = IRET_VALS;
   const n = 5;
+  cpu.stackAccess = true;
   for (let k = 0; k < n; k++) {
     if (size === 8) { vals[2 * k] = cpu.read64(l, h); vals[2 * k + 1] = cpu.rdHi; }
     else if (size === 4) { vals[2 * k] = cpu.read32(l, h); vals[2 * k + 1] = 0; }
@@ -185,6 +186,7 @@ export function iret(cpu: X86Cpu, size: number): void {
     h = (nl >>> 0) < (l >>> 0) ? (h + 1) | 0 : h;
     l = nl;
   }
+  cpu.stackAccess = false;
   let ripLo = vals[0], ripHi = vals[1];
   const csSel = vals[2] & 0xffff;
   const newFlags = vals[4];

@@ -123,11 +123,13 @@ export function push(cpu: X86Cpu, size: number, v: number, vHi: number): void {
     hi = 0;
   }
   const aLo = stackIs64(cpu) || (s[S_SEG_ATTR + SEG_SS] & 0x4000) !== 0 ? lo : lo & 0xffff;
+  cpu.stackAccess = true; // a fault unwinds to the run loop, which clears it
   switch (size) {
     case 8: cpu.write64(aLo, hi, v, vHi); break;
     case 4: cpu.write32(aLo, hi, v); break;
     default: cpu.write16(aLo, hi, v); break;
   }
+  cpu.stackAccess = false;
   s[2 * RSP] = lo;
   if (stackIs64(cpu)) s[2 * RSP + 1] = hi;
 }
@@ -143,11 +145,15 @@ export function peek(cpu: X86Cpu, size: number, offset = 0): number {
     hi = 0;
     if ((s[S_SEG_ATTR + SEG_SS] & 0x4000) === 0) lo &= 0xffff;
   }
+  cpu.stackAccess = true;
+  let v: number;
   switch (size) {
-    case 8: return cpu.read64(lo, hi);
-    case 4: cpu.rdHi = 0; return cpu.read32(lo, hi);
-    default: cpu.rdHi = 0; return cpu.read16(lo, hi);
+    case 8: v = cpu.read64(lo, hi); break;
+    case 4: cpu.rdHi = 0; v = cpu.read32(lo, hi); break;
+    default: cpu.rdHi = 0; v = cpu.read16(lo, hi); break;
   }
+  cpu.stackAccess = false;
+  return v;
 }
 
 /** Drop `size` bytes from the stack. */

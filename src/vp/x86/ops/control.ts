@@ -172,21 +172,18 @@ function decJmp(d: Decoder, i: Insn): void {
 function decCall(d: Decoder, i: Insn): void {
   i.immLo = i.size === 2 && !d.mode64 ? (d.u16() << 16) >> 16 : d.s32();
   branchSize(d, i);
-  i.ss = true;
   i.exec = callRel;
 }
 
 function decRet(d: Decoder, i: Insn): void {
   i.immLo = i.opcode === 0xc2 ? d.u16() : 0;
   branchSize(d, i);
-  i.ss = true;
   i.exec = ret;
 }
 
 function decRetFar(d: Decoder, i: Insn): void {
   i.immLo = i.opcode === 0xca ? d.u16() : 0;
   d.endBlock = true;
-  i.ss = true;
   i.exec = retFar;
 }
 
@@ -203,10 +200,10 @@ function decGroup5(d: Decoder, i: Insn): void {
   i.op = op;
   switch (op) {
     case 0: case 1: decIncDec(d, i); return;
-    case 2: branchSize(d, i); i.ss = true; i.exec = callInd; return;
+    case 2: branchSize(d, i); i.exec = callInd; return;
     case 4: branchSize(d, i); i.exec = jmpInd; return;
     case 3: case 5: d.endBlock = true; i.exec = farInd; return;
-    case 6: if (d.mode64 && i.size !== 2) i.size = 8; i.ss = true; i.exec = pushRM; return;
+    case 6: if (d.mode64 && i.size !== 2) i.size = 8; i.exec = pushRM; return;
     default: i.exec = opUD; return;
   }
 }

@@ -4,7 +4,7 @@ import {
 } from '../constants.js';
 import { LZ_NONE, readFlags } from '../flags.js';
 import { S_LZ_OP, S_RFLAGS, S_SEG_SEL } from '../state.js';
-import { MAP0F, MAP1, opUD, SEG_NONE, type Decoder } from '../decoder.js';
+import { MAP0F, MAP1, opUD, type Decoder } from '../decoder.js';
 import type { Insn } from '../insn.js';
 import type { X86Cpu } from '../cpu.js';
 import { adjustSp, ea, peek, push, setReg, writeMem } from '../operands.js';
@@ -20,7 +20,9 @@ function push64R(cpu: X86Cpu, i: Insn): void {
   const lo = s[2 * RSP], hi = s[2 * RSP + 1];
   const nl = (lo - 8) | 0;
   const nh = (nl >>> 0) > (lo >>> 0) ? (hi - 1) | 0 : hi;
+  cpu.stackAccess = true;
   cpu.write64(nl, nh, s[r], s[r + 1]);
+  cpu.stackAccess = false;
   s[2 * RSP] = nl; s[2 * RSP + 1] = nh;
 }
 
@@ -34,7 +36,9 @@ function popR(cpu: X86Cpu, i: Insn): void {
 function pop64R(cpu: X86Cpu, i: Insn): void {
   const s = cpu.s;
   const lo = s[2 * RSP], hi = s[2 * RSP + 1];
+  cpu.stackAccess = true;
   const v = cpu.read64(lo, hi), vh = cpu.rdHi;
+  cpu.stackAccess = false;
   const nl = (lo + 8) | 0;
   s[2 * RSP] = nl; s[2 * RSP + 1] = (nl >>> 0) < (lo >>> 0) ? (hi + 1) | 0 : hi;
   s[2 * i.reg] = v; s[2 * i.reg + 1] = vh;
@@ -53,9 +57,6 @@ function popRM(cpu: X86Cpu, i: Insn): void {
   if (i.rm >= 0) { setReg(s, i.size, i.rm, v, hi); return; }
   try {
     ea(cpu, i);
-    // The instruction is marked as a stack reference (its pop is), but a destination that is not RSP/RBP-based
-    // is a data reference: non-canonical means #GP(0), not #SS(0).
-    if (i.op === 0 && cpu.mode64 && ((cpu.eaHi << 16) >> 16) !== cpu.eaHi) cpu.gp0();
     writeMem(cpu, i.size, v, hi);
   } catch (e) {
     s[2 * RSP] = oldLo; s[2 * RSP + 1] = oldHi;
@@ -100,8 +101,10 @@ function leave(cpu: X86Cpu, i: Insn): void {
   // RSP <- RBP, then pop RBP.
   const size = i.size;
   const fLo = s[2 * RBP], fHi = s[2 * RBP + 1];
+  cpu.stackAccess = true;
   const v = size === 8 ? cpu.read64(fLo, fHi) : size === 4 ? cpu.read32(fLo, cpu.mode64 ? fHi : 0) : cpu.read16(fLo, cpu.mode64 ? fHi : 0);
   const vh = size === 8 ? cpu.rdHi : 0;
+  cpu.stackAccess = false;
   if (cpu.mode64) { s[2 * RSP] = fLo; s[2 * RSP + 1] = fHi; } else s[2 * RSP] = fLo;
   adjustSp(cpu, size);
   setReg(s, size, RBP, v, vh);
@@ -142,7 +145,6 @@ function enter(cpu: X86Cpu, i: Insn): void {
 function stackSize(d: Decoder, i: Insn): void {
   // 64-bit mode: pushes and pops are 8 bytes (or 2 with 66); 4 is not encodable.
   if (d.mode64) i.size = d.p66 ? 2 : 8;
-  i.ss = true;
 }
 
 function decPushR(d: Decoder, i: Insn): void {
@@ -169,7 +171,6 @@ function decPopRM(d: Decoder, i: Insn): void {
   stackSize(d, i);
   d.modrm(i);
   if (i.reg !== 0) { i.exec = opUD; return; }
-  i.op = i.rm < 0 && (i.base === RSP || i.base === RBP) && i.seg === SEG_NONE ? 1 : 0; // SS-based destination
   i.exec = popRM;
 }
 

@@ -580,7 +580,6 @@ function decInt(d: Decoder, i: Insn): void {
 }
 
 function decIret(d: Decoder, i: Insn): void {
-  i.ss = true;
   i.exec = iretOp;
   d.endBlock = true;
 }
