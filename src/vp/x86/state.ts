@@ -49,7 +49,11 @@ export const S_MISC_ENABLE = 123;
 export const S_TSC_OFFSET = 124; // 124/125: guest TSC = virtual-time TSC + offset (set by WRMSR TSC)
 /** Interrupt shadow: instructions remaining during which maskable interrupts stay blocked (STI, MOV SS). */
 export const S_INT_SHADOW = 126;
-/** x87 control word, status word, tag word (abridged), MXCSR. */
+/**
+ * x87 control word, status word WITHOUT the TOP field (TOP is S_FPU_TOP), abridged tag word (bit p = physical
+ * register p not empty, as FXSAVE stores it), MXCSR; last instruction opcode/pointer/operand pointer. Accessors
+ * for other groups (FXSAVE/FXRSTOR): ops/x87-state.ts (readFsw/writeFsw, readSt80/writeSt80, fullTagWord).
+ */
 export const S_FCW = 128;
 export const S_FSW = 129;
 export const S_FTW = 130;
@@ -60,9 +64,9 @@ export const S_FDP = 135; // 135/136
 export const S_FPU_TOP = 137;
 /** XMM0..15 as 4 int32 each (indices 160..223). */
 export const S_XMM = 160;
-/** x87 registers ST(0..7) physical slots: 80-bit values kept as float64 (indices 224..239 as Float64 pairs). */
+/** Unused (reserved; an earlier float64 copy of the x87 registers). S_FPR_RAW is the x87 register file. */
 export const S_FPR = 224;
-/** 8 extended-precision raw slots for exact FXSAVE round-trips: 8 x (mantissa lo, mantissa hi, sign+exp). */
+/** x87 physical registers 0..7: 3 int32 each (significand lo, significand hi with the integer bit, sign << 15 | exponent). */
 export const S_FPR_RAW = 240;
 /** SSE scratch: two 128-bit operands (memory sources are loaded here so handlers see every source as a register). */
 export const S_XMM_TMP = 1016; // 1016..1019, 1020..1023

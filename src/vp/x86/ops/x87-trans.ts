@@ -7,7 +7,7 @@
 // absolute). Special operands (zeros, infinities, NaNs, out-of-range arguments, tiny arguments where
 // f(x) = x - tiny) follow the SDM exactly, tiny arguments with the correct rounding direction and PE/C1.
 import {
-  add, CL_BAD, CL_FINITE, CL_INF, CL_QNAN, CL_SNAN, CL_ZERO, classify, div, EX_DE, EX_IE, EX_OE, EX_PE, EX_UE,
+  add, CL_BAD, CL_FINITE, CL_INF, CL_QNAN, CL_SNAN, CL_ZERO, classify, div, EX_DE, EX_IE, EX_PE,
   EX_ZE, fromDD, fx, loadConstRaw, mul, nudge, R, setIndefinite, sp, split,
 } from './x87-float80.js';
 
