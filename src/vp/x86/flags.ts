@@ -12,6 +12,11 @@ export const LZ_SBB = 4;
 export const LZ_LOGIC = 5;
 export const LZ_INC = 6;
 export const LZ_DEC = 7;
+/**
+ * IMUL r, r/m (and the immediate forms), sizes 4 and 8: CF = OF = "the signed product did not fit"; computed
+ * only if read (compilers rarely test them). DST and SRC hold the factors, RES the truncated product.
+ */
+export const LZ_IMUL = 8;
 
 /** PARITY[b] is FLAG_PF when byte b has an even number of set bits. */
 export const PARITY = new Uint8Array(256);
@@ -34,6 +39,18 @@ function ult64(aLo: number, aHi: number, bLo: number, bHi: number): boolean {
   return aHi === bHi ? aLo >>> 0 < bLo >>> 0 : aHi >>> 0 < bHi >>> 0;
 }
 
+/** Did the signed product of the recorded IMUL factors overflow its size? (rare path: BigInt is fine) */
+function imulOverflow(s: Int32Array): boolean {
+  if (s[S_LZ_SIZE] === 4) {
+    const a = s[S_LZ_DST], b = s[S_LZ_SRC];
+    return a * b !== Math.imul(a, b); // the double product is exact whenever it fits in 32 bits
+  }
+  const a = (BigInt(s[S_LZ_DST + 1]) << 32n) | BigInt(s[S_LZ_DST] >>> 0);
+  const b = (BigInt(s[S_LZ_SRC + 1]) << 32n) | BigInt(s[S_LZ_SRC] >>> 0);
+  const p = a * b;
+  return BigInt.asIntN(64, p) !== p;
+}
+
 export function lazyCF(s: Int32Array): number {
   const op = s[S_LZ_OP];
   const size = s[S_LZ_SIZE];
@@ -42,6 +59,8 @@ export function lazyCF(s: Int32Array): number {
       return s[S_RFLAGS] & FLAG_CF;
     case LZ_LOGIC:
       return 0;
+    case LZ_IMUL:
+      return imulOverflow(s) ? 1 : 0;
     case LZ_INC:
     case LZ_DEC:
       return s[S_LZ_AUX] & FLAG_CF;
@@ -88,6 +107,7 @@ export function lazyOF(s: Int32Array): boolean {
   const op = s[S_LZ_OP];
   if (op === LZ_NONE) return (s[S_RFLAGS] & FLAG_OF) !== 0;
   if (op === LZ_LOGIC) return false;
+  if (op === LZ_IMUL) return imulOverflow(s);
   const size = s[S_LZ_SIZE];
   let r: number, d: number, src: number, sign: number;
   if (size === 8) {
@@ -111,7 +131,7 @@ export function lazyPF(s: Int32Array): boolean {
 export function lazyAF(s: Int32Array): boolean {
   const op = s[S_LZ_OP];
   if (op === LZ_NONE) return (s[S_RFLAGS] & FLAG_AF) !== 0;
-  if (op === LZ_LOGIC) return false;
+  if (op === LZ_LOGIC || op === LZ_IMUL) return false;
   return ((s[S_LZ_DST] ^ s[S_LZ_SRC] ^ s[S_LZ_RES]) & 0x10) !== 0;
 }
 

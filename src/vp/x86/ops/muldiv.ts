@@ -10,8 +10,8 @@
 //
 // Everything is done on int32 halves and doubles (exact below 2^53): no BigInt, no allocation.
 import { EXC_DE, FLAG_CF, FLAG_OF, FLAG_SF, FLAG_ZF, FLAGS_ARITH, RAX, RDX } from '../constants.js';
-import { LZ_NONE, PARITY } from '../flags.js';
-import { S_LZ_OP, S_RFLAGS } from '../state.js';
+import { LZ_IMUL, LZ_NONE, PARITY } from '../flags.js';
+import { S_LZ_DST, S_LZ_OP, S_LZ_RES, S_LZ_SIZE, S_LZ_SRC, S_RFLAGS } from '../state.js';
 import { MAP0F, MAP1, type Decoder } from '../decoder.js';
 import type { Insn } from '../insn.js';
 import type { X86Cpu } from '../cpu.js';
@@ -150,6 +150,14 @@ export function opImul1(cpu: X86Cpu, i: Insn): void {
 
 // ---- IMUL r, r/m [, imm]: truncated signed product; CF = OF = the truncation lost significance
 
+function recordImul(s: Int32Array, size: number, aLo: number, aHi: number, bLo: number, bHi: number, rLo: number, rHi: number): void {
+  s[S_LZ_OP] = LZ_IMUL;
+  s[S_LZ_SIZE] = size;
+  s[S_LZ_DST] = aLo; s[S_LZ_DST + 1] = aHi;
+  s[S_LZ_SRC] = bLo; s[S_LZ_SRC + 1] = bHi;
+  s[S_LZ_RES] = rLo; s[S_LZ_RES + 1] = rHi;
+}
+
 /** IMUL with the multiplier in (bLo, bHi): result into i.reg. */
 function imul2(cpu: X86Cpu, i: Insn, aLo: number, aHi: number, bLo: number, bHi: number): void {
   const s = cpu.s, size = i.size;
@@ -161,17 +169,18 @@ function imul2(cpu: X86Cpu, i: Insn, aLo: number, aHi: number, bLo: number, bHi:
       return;
     }
     case 4: {
-      const lo = mulU32(aLo, bLo);
-      const hi = (mHi - (aLo < 0 ? bLo : 0) - (bLo < 0 ? aLo : 0)) | 0;
+      // Truncated product now; CF/OF (and the undefined SF/ZF/PF) only if something reads them (flags.ts).
+      const lo = Math.imul(aLo, bLo);
       setReg(s, 4, i.reg, lo, 0);
-      mulFlags(s, 4, lo, 0, hi !== lo >> 31);
+      recordImul(s, 4, aLo, 0, bLo, 0, lo, 0);
       return;
     }
     default: {
-      mul64(aLo, aHi, bLo, bHi, true);
-      setReg(s, 8, i.reg, w0, w1);
-      const ext = w1 >> 31;
-      mulFlags(s, 8, w0, w1, w2 !== ext || w3 !== ext);
+      // The low 64 bits of a product do not depend on signedness: lo*lo (full) + the two cross terms' low halves.
+      const lo = mulU32(aLo, bLo);
+      const hi = (mHi + Math.imul(aLo, bHi) + Math.imul(aHi, bLo)) | 0;
+      s[2 * i.reg] = lo; s[2 * i.reg + 1] = hi;
+      recordImul(s, 8, aLo, aHi, bLo, bHi, lo, hi);
       return;
     }
   }
