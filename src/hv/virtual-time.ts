@@ -11,6 +11,20 @@ export const TSC_TICKS_PER_INSTRUCTION = 10;
 /** HvCallDispatchVp time slices are in 100 ns units: this many instructions each. */
 export const INSTRUCTIONS_PER_100NS = (VIRTUAL_TSC_HZ / 1e7) / TSC_TICKS_PER_INSTRUCTION;
 
+/**
+ * Partition reference time (HV_X64_MSR_TIME_REF_COUNT, the reference TSC page) counts 100 ns units of this
+ * same virtual clock: reference time = floor(TSC ticks / TSC_TICKS_PER_100NS).
+ */
+export const REFERENCE_TIME_HZ = 10_000_000;
+export const TSC_TICKS_PER_100NS = VIRTUAL_TSC_HZ / REFERENCE_TIME_HZ;
+
+/**
+ * The local APIC timer's input clock, before its divide-configuration register. One constant for the APIC
+ * timer and for HV_X64_MSR_APIC_FREQUENCY (which lets Linux skip LAPIC calibration: lapic_timer_period =
+ * this / HZ), so the two cannot disagree. Equal to the TSC rate: one APIC tick per TSC tick.
+ */
+export const APIC_TIMER_HZ = VIRTUAL_TSC_HZ;
+
 const TWO32 = 4294967296;
 
 /** Write a tick count (an exact integer below 2^53) as (lo, hi) int32 halves. */
