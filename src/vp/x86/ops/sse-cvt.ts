@@ -2,7 +2,7 @@
 // the truncating CVTTSS2SI/CVTTSD2SI (0F 2D/2C, 32- or 64-bit destination), CVTSS2SD/CVTSD2SS/CVTPS2PD/CVTPD2PS
 // (0F 5A), CVTDQ2PS/CVTPS2DQ/CVTTPS2DQ (0F 5B), CVTDQ2PD/CVTPD2DQ/CVTTPD2DQ (0F E6). Float-to-integer results
 // out of range (and NaN) give the integer indefinite 0x80000000 / 0x8000000000000000 with the invalid flag. The
-// MMX forms (CVTPI2PS, CVTPS2PI, ...: no prefix or 66 on 0F 2A/2C/2D) are #UD.
+// MMX forms (CVTPI2PS, CVTPS2PI, ...: no prefix or 66 on 0F 2A/2C/2D) are in mmx-cvt.ts.
 import { S_XMM } from '../state.js';
 import { MAP0F } from '../decoder.js';
 import type { Insn } from '../insn.js';
@@ -12,13 +12,13 @@ import { copy128, fp, fpBegin, fpEnd, S_XMM_TMP2, sseCheck, sseDecoder, src32, s
 import { bits64, d2s, f32, f64, finishS, fromInt64, isNaN32, isNaN64, s2d, toInt } from './sse-ieee.js';
 
 /** Value of single bits for conversion to integer: NaN stays NaN; denormals are zero under DAZ. */
-function valS(b: number): number {
+export function valS(b: number): number {
   if (isNaN32(b)) return NaN;
   if (fp.daz && (b & 0x7f800000) === 0) return 0;
   return f32(b);
 }
 
-function valD(lo: number, hi: number): number {
+export function valD(lo: number, hi: number): number {
   if (isNaN64(lo, hi)) return NaN;
   if (fp.daz && (hi & 0x7ff00000) === 0) return 0;
   return f64(lo, hi);

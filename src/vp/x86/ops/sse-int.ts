@@ -4,19 +4,21 @@
 // PAVGB/PAVGW, and the shifts PSLL/PSRL/PSRA W/D/Q by an XMM/m128 count or by imm8 (groups 0F 71-73, which also
 // hold PSRLDQ/PSLLDQ). Source operands in memory are 16 bytes and must be aligned.
 // Lanes are handled 32 bits at a time with carry-free tricks where that is simple, else through the byte and
-// word views of the state block (cpu.u8/cpu.u16 at the block's byte offset).
+// word views of the state block (cpu.u8/cpu.u16 at the block's byte offset). The kernels (packedInt, shiftLanes)
+// take the operand width in int32 words (4 here, 2 for the MMX forms in mmx-int.ts, whose registers are the
+// significands of the x87 register file).
 import { S_XMM } from '../state.js';
 import { MAP0F, opUD, type DecodeFn } from '../decoder.js';
 import type { Handler, Insn } from '../insn.js';
 import type { X86Cpu } from '../cpu.js';
 import { sseCheck, sseDecoder, srcA } from './sse-state.js';
 
-const I_AND = 0, I_ANDN = 1, I_OR = 2, I_XOR = 3;
-const I_ADDB = 4, I_ADDW = 5, I_ADDD = 6, I_ADDQ = 7, I_SUBB = 8, I_SUBW = 9, I_SUBD = 10, I_SUBQ = 11;
-const I_ADDSB = 12, I_ADDSW = 13, I_ADDUSB = 14, I_ADDUSW = 15, I_SUBSB = 16, I_SUBSW = 17, I_SUBUSB = 18, I_SUBUSW = 19;
-const I_EQB = 20, I_EQW = 21, I_EQD = 22, I_GTB = 23, I_GTW = 24, I_GTD = 25;
-const I_MINUB = 26, I_MAXUB = 27, I_MINSW = 28, I_MAXSW = 29;
-const I_MULLW = 30, I_MULHW = 31, I_MULHUW = 32, I_MULUDQ = 33, I_MADDWD = 34, I_SADBW = 35, I_AVGB = 36, I_AVGW = 37;
+export const I_AND = 0, I_ANDN = 1, I_OR = 2, I_XOR = 3;
+export const I_ADDB = 4, I_ADDW = 5, I_ADDD = 6, I_ADDQ = 7, I_SUBB = 8, I_SUBW = 9, I_SUBD = 10, I_SUBQ = 11;
+export const I_ADDSB = 12, I_ADDSW = 13, I_ADDUSB = 14, I_ADDUSW = 15, I_SUBSB = 16, I_SUBSW = 17, I_SUBUSB = 18, I_SUBUSW = 19;
+export const I_EQB = 20, I_EQW = 21, I_EQD = 22, I_GTB = 23, I_GTW = 24, I_GTD = 25;
+export const I_MINUB = 26, I_MAXUB = 27, I_MINSW = 28, I_MAXSW = 29;
+export const I_MULLW = 30, I_MULHW = 31, I_MULHUW = 32, I_MULUDQ = 33, I_MADDWD = 34, I_SADBW = 35, I_AVGB = 36, I_AVGW = 37;
 
 /** Bytes of x that are zero get 0x80 in that byte, others 0 (per-byte zero test without carries between bytes). */
 function zeroBytes(x: number): number {
@@ -46,12 +48,18 @@ function satS16(v: number): number { return v > 32767 ? 32767 : v < -32768 ? -32
 /** The two-operand packed integer operations: xmm(reg) = xmm(reg) op src. */
 function intOp(cpu: X86Cpu, i: Insn): void {
   sseCheck(cpu);
-  const s = cpu.s;
   const r = srcA(cpu, i);
-  const d = S_XMM + 4 * i.reg;
-  const op = i.op;
+  packedInt(cpu, i.op, S_XMM + 4 * i.reg, r, 4);
+}
+
+/**
+ * dst = dst op src on `n` int32 words (4: XMM, 2: MMX) at state indices d and r (I_* operations; r may be the
+ * scratch slot holding a memory operand).
+ */
+export function packedInt(cpu: X86Cpu, op: number, d: number, r: number, n: number): void {
+  const s = cpu.s;
   if (op <= I_XOR) {
-    for (let k = 0; k < 4; k++) {
+    for (let k = 0; k < n; k++) {
       const a = s[d + k], b = s[r + k];
       s[d + k] = op === I_AND ? a & b : op === I_ANDN ? ~a & b : op === I_OR ? a | b : a ^ b;
     }
@@ -59,26 +67,26 @@ function intOp(cpu: X86Cpu, i: Insn): void {
   }
   switch (op) {
     case I_ADDB:
-      for (let k = 0; k < 4; k++) { const a = s[d + k], b = s[r + k]; s[d + k] = ((a & 0x7f7f7f7f) + (b & 0x7f7f7f7f)) ^ ((a ^ b) & (0x80808080 | 0)); }
+      for (let k = 0; k < n; k++) { const a = s[d + k], b = s[r + k]; s[d + k] = ((a & 0x7f7f7f7f) + (b & 0x7f7f7f7f)) ^ ((a ^ b) & (0x80808080 | 0)); }
       return;
     case I_ADDW:
-      for (let k = 0; k < 4; k++) { const a = s[d + k], b = s[r + k]; s[d + k] = ((a & 0x7fff7fff) + (b & 0x7fff7fff)) ^ ((a ^ b) & (0x80008000 | 0)); }
+      for (let k = 0; k < n; k++) { const a = s[d + k], b = s[r + k]; s[d + k] = ((a & 0x7fff7fff) + (b & 0x7fff7fff)) ^ ((a ^ b) & (0x80008000 | 0)); }
       return;
     case I_ADDD:
-      for (let k = 0; k < 4; k++) s[d + k] = (s[d + k] + s[r + k]) | 0;
+      for (let k = 0; k < n; k++) s[d + k] = (s[d + k] + s[r + k]) | 0;
       return;
     case I_SUBB:
-      for (let k = 0; k < 4; k++) { const a = s[d + k], b = s[r + k]; s[d + k] = ((a | (0x80808080 | 0)) - (b & 0x7f7f7f7f)) ^ ((a ^ ~b) & (0x80808080 | 0)); }
+      for (let k = 0; k < n; k++) { const a = s[d + k], b = s[r + k]; s[d + k] = ((a | (0x80808080 | 0)) - (b & 0x7f7f7f7f)) ^ ((a ^ ~b) & (0x80808080 | 0)); }
       return;
     case I_SUBW:
-      for (let k = 0; k < 4; k++) { const a = s[d + k], b = s[r + k]; s[d + k] = ((a | (0x80008000 | 0)) - (b & 0x7fff7fff)) ^ ((a ^ ~b) & (0x80008000 | 0)); }
+      for (let k = 0; k < n; k++) { const a = s[d + k], b = s[r + k]; s[d + k] = ((a | (0x80008000 | 0)) - (b & 0x7fff7fff)) ^ ((a ^ ~b) & (0x80008000 | 0)); }
       return;
     case I_SUBD:
-      for (let k = 0; k < 4; k++) s[d + k] = (s[d + k] - s[r + k]) | 0;
+      for (let k = 0; k < n; k++) s[d + k] = (s[d + k] - s[r + k]) | 0;
       return;
     case I_ADDQ:
     case I_SUBQ:
-      for (let k = 0; k < 4; k += 2) {
+      for (let k = 0; k < n; k += 2) {
         const al = s[d + k], ah = s[d + k + 1], bl = s[r + k], bh = s[r + k + 1];
         if (op === I_ADDQ) {
           const t = (al >>> 0) + (bl >>> 0);
@@ -90,58 +98,58 @@ function intOp(cpu: X86Cpu, i: Insn): void {
       }
       return;
     case I_EQB:
-      for (let k = 0; k < 4; k++) s[d + k] = (zeroBytes(s[d + k] ^ s[r + k]) >>> 7) * 0xff;
+      for (let k = 0; k < n; k++) s[d + k] = (zeroBytes(s[d + k] ^ s[r + k]) >>> 7) * 0xff;
       return;
     case I_EQW:
-      for (let k = 0; k < 4; k++) s[d + k] = (zeroWords(s[d + k] ^ s[r + k]) >>> 15) * 0xffff;
+      for (let k = 0; k < n; k++) s[d + k] = (zeroWords(s[d + k] ^ s[r + k]) >>> 15) * 0xffff;
       return;
     case I_EQD:
-      for (let k = 0; k < 4; k++) s[d + k] = s[d + k] === s[r + k] ? -1 : 0;
+      for (let k = 0; k < n; k++) s[d + k] = s[d + k] === s[r + k] ? -1 : 0;
       return;
     case I_GTD:
-      for (let k = 0; k < 4; k++) s[d + k] = s[d + k] > s[r + k] ? -1 : 0;
+      for (let k = 0; k < n; k++) s[d + k] = s[d + k] > s[r + k] ? -1 : 0;
       return;
     case I_MULUDQ:
-      for (let k = 0; k < 4; k += 2) { s[d + k] = mul32x32(s[d + k], s[r + k]); s[d + k + 1] = mulHi; }
+      for (let k = 0; k < n; k += 2) { s[d + k] = mul32x32(s[d + k], s[r + k]); s[d + k + 1] = mulHi; }
       return;
   }
   const u8 = cpu.u8, u16 = cpu.u16;
   const bd = s.byteOffset + 4 * d, br = s.byteOffset + 4 * r; // byte offsets in cpu memory
   const wd = bd >> 1, wr = br >> 1;
   switch (op) {
-    case I_ADDSB: for (let k = 0; k < 16; k++) u8[bd + k] = satS8(((u8[bd + k] << 24) >> 24) + ((u8[br + k] << 24) >> 24)); return;
-    case I_SUBSB: for (let k = 0; k < 16; k++) u8[bd + k] = satS8(((u8[bd + k] << 24) >> 24) - ((u8[br + k] << 24) >> 24)); return;
-    case I_ADDUSB: for (let k = 0; k < 16; k++) { const v = u8[bd + k] + u8[br + k]; u8[bd + k] = v > 255 ? 255 : v; } return;
-    case I_SUBUSB: for (let k = 0; k < 16; k++) { const v = u8[bd + k] - u8[br + k]; u8[bd + k] = v < 0 ? 0 : v; } return;
-    case I_ADDSW: for (let k = 0; k < 8; k++) u16[wd + k] = satS16(((u16[wd + k] << 16) >> 16) + ((u16[wr + k] << 16) >> 16)); return;
-    case I_SUBSW: for (let k = 0; k < 8; k++) u16[wd + k] = satS16(((u16[wd + k] << 16) >> 16) - ((u16[wr + k] << 16) >> 16)); return;
-    case I_ADDUSW: for (let k = 0; k < 8; k++) { const v = u16[wd + k] + u16[wr + k]; u16[wd + k] = v > 65535 ? 65535 : v; } return;
-    case I_SUBUSW: for (let k = 0; k < 8; k++) { const v = u16[wd + k] - u16[wr + k]; u16[wd + k] = v < 0 ? 0 : v; } return;
-    case I_GTB: for (let k = 0; k < 16; k++) u8[bd + k] = ((u8[bd + k] << 24) >> 24) > ((u8[br + k] << 24) >> 24) ? 0xff : 0; return;
-    case I_GTW: for (let k = 0; k < 8; k++) u16[wd + k] = ((u16[wd + k] << 16) >> 16) > ((u16[wr + k] << 16) >> 16) ? 0xffff : 0; return;
-    case I_MINUB: for (let k = 0; k < 16; k++) { const a = u8[bd + k], b = u8[br + k]; u8[bd + k] = a < b ? a : b; } return;
-    case I_MAXUB: for (let k = 0; k < 16; k++) { const a = u8[bd + k], b = u8[br + k]; u8[bd + k] = a > b ? a : b; } return;
-    case I_MINSW: for (let k = 0; k < 8; k++) { const a = (u16[wd + k] << 16) >> 16, b = (u16[wr + k] << 16) >> 16; u16[wd + k] = a < b ? a : b; } return;
-    case I_MAXSW: for (let k = 0; k < 8; k++) { const a = (u16[wd + k] << 16) >> 16, b = (u16[wr + k] << 16) >> 16; u16[wd + k] = a > b ? a : b; } return;
-    case I_MULLW: for (let k = 0; k < 8; k++) u16[wd + k] = Math.imul(u16[wd + k], u16[wr + k]); return;
-    case I_MULHW: for (let k = 0; k < 8; k++) u16[wd + k] = (((u16[wd + k] << 16) >> 16) * ((u16[wr + k] << 16) >> 16)) >> 16; return;
-    case I_MULHUW: for (let k = 0; k < 8; k++) u16[wd + k] = (u16[wd + k] * u16[wr + k]) >>> 16; return;
+    case I_ADDSB: for (let k = 0; k < 4 * n; k++) u8[bd + k] = satS8(((u8[bd + k] << 24) >> 24) + ((u8[br + k] << 24) >> 24)); return;
+    case I_SUBSB: for (let k = 0; k < 4 * n; k++) u8[bd + k] = satS8(((u8[bd + k] << 24) >> 24) - ((u8[br + k] << 24) >> 24)); return;
+    case I_ADDUSB: for (let k = 0; k < 4 * n; k++) { const v = u8[bd + k] + u8[br + k]; u8[bd + k] = v > 255 ? 255 : v; } return;
+    case I_SUBUSB: for (let k = 0; k < 4 * n; k++) { const v = u8[bd + k] - u8[br + k]; u8[bd + k] = v < 0 ? 0 : v; } return;
+    case I_ADDSW: for (let k = 0; k < 2 * n; k++) u16[wd + k] = satS16(((u16[wd + k] << 16) >> 16) + ((u16[wr + k] << 16) >> 16)); return;
+    case I_SUBSW: for (let k = 0; k < 2 * n; k++) u16[wd + k] = satS16(((u16[wd + k] << 16) >> 16) - ((u16[wr + k] << 16) >> 16)); return;
+    case I_ADDUSW: for (let k = 0; k < 2 * n; k++) { const v = u16[wd + k] + u16[wr + k]; u16[wd + k] = v > 65535 ? 65535 : v; } return;
+    case I_SUBUSW: for (let k = 0; k < 2 * n; k++) { const v = u16[wd + k] - u16[wr + k]; u16[wd + k] = v < 0 ? 0 : v; } return;
+    case I_GTB: for (let k = 0; k < 4 * n; k++) u8[bd + k] = ((u8[bd + k] << 24) >> 24) > ((u8[br + k] << 24) >> 24) ? 0xff : 0; return;
+    case I_GTW: for (let k = 0; k < 2 * n; k++) u16[wd + k] = ((u16[wd + k] << 16) >> 16) > ((u16[wr + k] << 16) >> 16) ? 0xffff : 0; return;
+    case I_MINUB: for (let k = 0; k < 4 * n; k++) { const a = u8[bd + k], b = u8[br + k]; u8[bd + k] = a < b ? a : b; } return;
+    case I_MAXUB: for (let k = 0; k < 4 * n; k++) { const a = u8[bd + k], b = u8[br + k]; u8[bd + k] = a > b ? a : b; } return;
+    case I_MINSW: for (let k = 0; k < 2 * n; k++) { const a = (u16[wd + k] << 16) >> 16, b = (u16[wr + k] << 16) >> 16; u16[wd + k] = a < b ? a : b; } return;
+    case I_MAXSW: for (let k = 0; k < 2 * n; k++) { const a = (u16[wd + k] << 16) >> 16, b = (u16[wr + k] << 16) >> 16; u16[wd + k] = a > b ? a : b; } return;
+    case I_MULLW: for (let k = 0; k < 2 * n; k++) u16[wd + k] = Math.imul(u16[wd + k], u16[wr + k]); return;
+    case I_MULHW: for (let k = 0; k < 2 * n; k++) u16[wd + k] = (((u16[wd + k] << 16) >> 16) * ((u16[wr + k] << 16) >> 16)) >> 16; return;
+    case I_MULHUW: for (let k = 0; k < 2 * n; k++) u16[wd + k] = (u16[wd + k] * u16[wr + k]) >>> 16; return;
     case I_MADDWD:
-      for (let k = 0; k < 4; k++) {
+      for (let k = 0; k < n; k++) {
         const p0 = ((u16[wd + 2 * k] << 16) >> 16) * ((u16[wr + 2 * k] << 16) >> 16);
         const p1 = ((u16[wd + 2 * k + 1] << 16) >> 16) * ((u16[wr + 2 * k + 1] << 16) >> 16);
         s[d + k] = (p0 + p1) | 0;
       }
       return;
     case I_SADBW:
-      for (let q = 0; q < 2; q++) {
+      for (let q = 0; q < n >> 1; q++) {
         let sum = 0;
         for (let k = 0; k < 8; k++) { const v = u8[bd + 8 * q + k] - u8[br + 8 * q + k]; sum += v < 0 ? -v : v; }
         s[d + 2 * q] = sum; s[d + 2 * q + 1] = 0;
       }
       return;
-    case I_AVGB: for (let k = 0; k < 16; k++) u8[bd + k] = (u8[bd + k] + u8[br + k] + 1) >> 1; return;
-    case I_AVGW: for (let k = 0; k < 8; k++) u16[wd + k] = (u16[wd + k] + u16[wr + k] + 1) >> 1; return;
+    case I_AVGB: for (let k = 0; k < 4 * n; k++) u8[bd + k] = (u8[bd + k] + u8[br + k] + 1) >> 1; return;
+    case I_AVGW: for (let k = 0; k < 2 * n; k++) u16[wd + k] = (u16[wd + k] + u16[wr + k] + 1) >> 1; return;
   }
 }
 
@@ -167,14 +175,17 @@ function pcmpeqb(cpu: X86Cpu, i: Insn): void {
 
 // ---- shifts
 
-// Shift kinds (i.op): element width in bytes times 4 plus the direction.
-const SH_LL = 0, SH_RL = 1, SH_RA = 2;
+// Shift kinds (i.op): element width in bits times 4 plus the direction.
+export const SH_LL = 0, SH_RL = 1, SH_RA = 2;
 
-/** Shift every element of xmm `d` by `count` (unsigned; counts beyond the width clear or sign-fill). */
-function shiftLanes(cpu: X86Cpu, d: number, width: number, kind: number, count: number): void {
+/**
+ * Shift every element of the `n` int32 words at state index `d` (4: XMM, 2: MMX) by `count` (unsigned; counts
+ * beyond the width clear or sign-fill).
+ */
+export function shiftLanes(cpu: X86Cpu, d: number, width: number, kind: number, count: number, n: number): void {
   const s = cpu.s;
   if (width === 64) {
-    for (let k = 0; k < 4; k += 2) {
+    for (let k = 0; k < n; k += 2) {
       let lo = s[d + k], hi = s[d + k + 1];
       if (count >= 64) { lo = 0; hi = 0; }
       else if (count >= 32) {
@@ -188,7 +199,7 @@ function shiftLanes(cpu: X86Cpu, d: number, width: number, kind: number, count: 
     return;
   }
   if (width === 32) {
-    for (let k = 0; k < 4; k++) {
+    for (let k = 0; k < n; k++) {
       const v = s[d + k];
       if (kind === SH_RA) s[d + k] = v >> (count > 31 ? 31 : count);
       else if (count > 31) s[d + k] = 0;
@@ -197,7 +208,7 @@ function shiftLanes(cpu: X86Cpu, d: number, width: number, kind: number, count: 
     return;
   }
   const u16 = cpu.u16, w = (s.byteOffset + 4 * d) >> 1;
-  for (let k = 0; k < 8; k++) {
+  for (let k = 0; k < 2 * n; k++) {
     const v = u16[w + k];
     if (kind === SH_RA) u16[w + k] = ((v << 16) >> 16) >> (count > 15 ? 15 : count);
     else if (count > 15) u16[w + k] = 0;
@@ -210,15 +221,18 @@ function shiftByXmm(cpu: X86Cpu, i: Insn): void {
   sseCheck(cpu);
   const s = cpu.s;
   const r = srcA(cpu, i);
-  const lo = s[r], hi = s[r + 1];
-  const count = hi !== 0 || lo < 0 || lo > 64 ? 64 : lo;
-  shiftLanes(cpu, S_XMM + 4 * i.reg, i.op >> 2, i.op & 3, count);
+  shiftLanes(cpu, S_XMM + 4 * i.reg, i.op >> 2, i.op & 3, shiftCount(s[r], s[r + 1]), 4);
+}
+
+/** A 64-bit shift count (lo, hi) clamped to 64 (every count of 64 or more has the same effect). */
+export function shiftCount(lo: number, hi: number): number {
+  return hi !== 0 || lo < 0 || lo > 64 ? 64 : lo;
 }
 
 /** Groups 0F 71/72/73 with 66: shift xmm(rm) by imm8. */
 function shiftByImm(cpu: X86Cpu, i: Insn): void {
   sseCheck(cpu);
-  shiftLanes(cpu, S_XMM + 4 * i.rm, i.op >> 2, i.op & 3, i.immLo);
+  shiftLanes(cpu, S_XMM + 4 * i.rm, i.op >> 2, i.op & 3, i.immLo, 4);
 }
 
 /** PSRLDQ / PSLLDQ xmm, imm8: byte shifts of the whole register (i.op 0 right, 1 left). */

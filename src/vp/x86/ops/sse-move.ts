@@ -2,8 +2,8 @@
 // MOVSS/MOVSD (F3/F2 0F 10/11), MOVLPS/MOVHPS/MOVLPD/MOVHPD/MOVHLPS/MOVLHPS (0F 12/13/16/17), MOVD/MOVQ
 // (66 0F 6E/7E with and without REX.W, F3 0F 7E, 66 0F D6), MOVMSKPS/MOVMSKPD (0F 50), PMOVMSKB (66 0F D7),
 // the non-temporal stores MOVNTPS/MOVNTPD/MOVNTDQ/MOVNTI (plain stores here: there is no cache to bypass) and
-// MASKMOVDQU (66 0F F7). The MMX forms (no prefix on 0F 6E/6F/7E/7F/D6/D7/E7) and SSE3's MOVSLDUP/MOVSHDUP/
-// MOVDDUP/LDDQU are #UD: CPUID reports neither.
+// MASKMOVDQU (66 0F F7). The MMX forms (no prefix on 0F 6E/6F/7E/7F/D7/E7/F7, F3/F2 0F D6) are in mmx-move.ts;
+// SSE3's MOVSLDUP/MOVSHDUP/MOVDDUP/LDDQU are #UD: CPUID does not report SSE3.
 import { S_XMM } from '../state.js';
 import { MAP0F } from '../decoder.js';
 import type { Insn } from '../insn.js';
@@ -198,8 +198,8 @@ function movmskpd(cpu: X86Cpu, i: Insn): void {
   s[2 * i.reg + 1] = 0;
 }
 
-/** Sign bits of the four bytes of w as a 4-bit value. */
-function byteSigns(w: number): number {
+/** Sign bits of the four bytes of w as a 4-bit value (also PMOVMSKB mm in mmx-move.ts). */
+export function byteSigns(w: number): number {
   return ((w >>> 7) & 1) | ((w >>> 14) & 2) | ((w >>> 21) & 4) | ((w >>> 28) & 8);
 }
 

@@ -51,14 +51,22 @@ function shufpd(cpu: X86Cpu, i: Insn): void {
  */
 function unpack(cpu: X86Cpu, i: Insn): void {
   sseCheck(cpu);
-  const s = cpu.s, r = srcA(cpu, i), d = S_XMM + 4 * i.reg, t = S_XMM_TMP2;
-  const size = i.op & 15, high = (i.op & 16) !== 0 ? 8 : 0;
-  const u8 = cpu.u8, bo = s.byteOffset;
+  const r = srcA(cpu, i), d = S_XMM + 4 * i.reg;
+  unpackInto(cpu, S_XMM_TMP2, d, r, i.op, 16);
+  copy128(cpu.s, d, S_XMM_TMP2);
+}
+
+/**
+ * The interleave of `unpack` on operands of `bytes` bytes (16: XMM, 8: MMX) at state indices d and r, written to
+ * state index t (not d: the destination is also a source). op as in unpack.
+ */
+export function unpackInto(cpu: X86Cpu, t: number, d: number, r: number, op: number, bytes: number): void {
+  const size = op & 15, high = (op & 16) !== 0 ? bytes >> 1 : 0;
+  const u8 = cpu.u8, bo = cpu.s.byteOffset;
   const bd = bo + 4 * d + high, br = bo + 4 * r + high, bt = bo + 4 * t;
-  for (let k = 0, o = 0; o < 16; k += size, o += 2 * size) {
+  for (let k = 0, o = 0; o < bytes; k += size, o += 2 * size) {
     for (let j = 0; j < size; j++) { u8[bt + o + j] = u8[bd + k + j]; u8[bt + o + size + j] = u8[br + k + j]; }
   }
-  copy128(s, d, t);
 }
 
 function satU8(v: number): number { return v > 255 ? 255 : v < 0 ? 0 : v; }
@@ -66,29 +74,34 @@ function satU8(v: number): number { return v > 255 ? 255 : v < 0 ? 0 : v; }
 /** PACKSSWB (op 0), PACKUSWB (op 1), PACKSSDW (op 2): destination elements first, then the source's. */
 function pack(cpu: X86Cpu, i: Insn): void {
   sseCheck(cpu);
-  const s = cpu.s, r = srcA(cpu, i), d = S_XMM + 4 * i.reg, t = S_XMM_TMP2;
-  const u8 = cpu.u8, u16 = cpu.u16, bo = s.byteOffset;
-  if (i.op === 2) {
+  const r = srcA(cpu, i), d = S_XMM + 4 * i.reg;
+  packInto(cpu, S_XMM_TMP2, d, r, i.op, 4);
+  copy128(cpu.s, d, S_XMM_TMP2);
+}
+
+/** The saturating pack of `pack` on `n` int32 words (4: XMM, 2: MMX) at d and r, written to state index t. */
+export function packInto(cpu: X86Cpu, t: number, d: number, r: number, op: number, n: number): void {
+  const s = cpu.s, u8 = cpu.u8, u16 = cpu.u16, bo = s.byteOffset;
+  if (op === 2) {
     const wt = (bo >> 1) + 2 * t;
-    for (let k = 0; k < 4; k++) {
+    for (let k = 0; k < n; k++) {
       const a = s[d + k], b = s[r + k];
       u16[wt + k] = a > 32767 ? 32767 : a < -32768 ? -32768 : a;
-      u16[wt + 4 + k] = b > 32767 ? 32767 : b < -32768 ? -32768 : b;
+      u16[wt + n + k] = b > 32767 ? 32767 : b < -32768 ? -32768 : b;
     }
   } else {
-    const wd = (bo >> 1) + 2 * d, wr = (bo >> 1) + 2 * r, bt = bo + 4 * t;
-    for (let k = 0; k < 8; k++) {
+    const wd = (bo >> 1) + 2 * d, wr = (bo >> 1) + 2 * r, bt = bo + 4 * t, h = 2 * n;
+    for (let k = 0; k < h; k++) {
       const a = (u16[wd + k] << 16) >> 16, b = (u16[wr + k] << 16) >> 16;
-      if (i.op === 0) {
+      if (op === 0) {
         u8[bt + k] = a > 127 ? 127 : a < -128 ? -128 : a;
-        u8[bt + 8 + k] = b > 127 ? 127 : b < -128 ? -128 : b;
+        u8[bt + h + k] = b > 127 ? 127 : b < -128 ? -128 : b;
       } else {
         u8[bt + k] = satU8(a);
-        u8[bt + 8 + k] = satU8(b);
+        u8[bt + h + k] = satU8(b);
       }
     }
   }
-  copy128(s, d, t);
 }
 
 /** PINSRW xmm, r32/m16, imm8. */
