@@ -1,21 +1,23 @@
 // Lint: typescript-eslint recommended rules plus the layering rule that keeps dependencies pointing one way:
 // vp <- hv <- winhv <- vid <- vmwp <- vmms <- cli (see ARCHITECTURE.md). A folder may not import any folder
-// listed as "above" it. storage and net stand alone.
+// listed as "above" it. storage, net and guest-images stand alone.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 const layers = {
-  vp: ['hv', 'winhv', 'vid', 'vdev', 'firmware', 'vmbus', 'vsp', 'vmwp', 'vmms', 'cli', 'storage', 'net'],
-  hv: ['winhv', 'vid', 'vdev', 'firmware', 'vmbus', 'vsp', 'vmwp', 'vmms', 'cli', 'storage', 'net'],
-  winhv: ['vid', 'vdev', 'firmware', 'vmbus', 'vsp', 'vmwp', 'vmms', 'cli', 'storage', 'net'],
+  vp: ['hv', 'winhv', 'vid', 'vdev', 'firmware', 'vmbus', 'vsp', 'vmwp', 'vmms', 'cli', 'storage', 'net', 'guest-images'],
+  hv: ['winhv', 'vid', 'vdev', 'firmware', 'vmbus', 'vsp', 'vmwp', 'vmms', 'cli', 'storage', 'net', 'guest-images'],
+  winhv: ['vid', 'vdev', 'firmware', 'vmbus', 'vsp', 'vmwp', 'vmms', 'cli', 'storage', 'net', 'guest-images'],
   // VID reaches the hypervisor only through WinHv.
-  vid: ['hv', 'vdev', 'firmware', 'vmbus', 'vsp', 'vmwp', 'vmms', 'cli', 'storage', 'net'],
-  vdev: ['vmwp', 'vmms', 'cli', 'storage', 'net', 'vsp'],
-  firmware: ['vmwp', 'vmms', 'cli', 'storage', 'net', 'vsp', 'vdev'],
-  vmbus: ['vmwp', 'vmms', 'cli', 'vsp'],
-  vsp: ['vmwp', 'vmms', 'cli'],
-  storage: ['vp', 'hv', 'winhv', 'vid', 'vdev', 'firmware', 'vmbus', 'vsp', 'vmwp', 'vmms', 'cli', 'net'],
-  net: ['vp', 'hv', 'winhv', 'vid', 'vdev', 'firmware', 'vmbus', 'vsp', 'vmwp', 'vmms', 'cli', 'storage'],
+  vid: ['hv', 'vdev', 'firmware', 'vmbus', 'vsp', 'vmwp', 'vmms', 'cli', 'storage', 'net', 'guest-images'],
+  vdev: ['vmwp', 'vmms', 'cli', 'storage', 'net', 'vsp', 'guest-images'],
+  firmware: ['vmwp', 'vmms', 'cli', 'storage', 'net', 'vsp', 'vdev', 'guest-images'],
+  vmbus: ['vmwp', 'vmms', 'cli', 'vsp', 'guest-images'],
+  vsp: ['vmwp', 'vmms', 'cli', 'guest-images'],
+  storage: ['vp', 'hv', 'winhv', 'vid', 'vdev', 'firmware', 'vmbus', 'vsp', 'vmwp', 'vmms', 'cli', 'net', 'guest-images'],
+  net: ['vp', 'hv', 'winhv', 'vid', 'vdev', 'firmware', 'vmbus', 'vsp', 'vmwp', 'vmms', 'cli', 'storage', 'guest-images'],
+  // The guest images (kernel, initramfs) are fetched and built by tooling that stands alone like storage.
+  'guest-images': ['vp', 'hv', 'winhv', 'vid', 'vdev', 'firmware', 'vmbus', 'vsp', 'vmwp', 'vmms', 'cli', 'net'],
   vmwp: ['vmms', 'cli'],
   vmms: ['cli'],
 };

@@ -1,5 +1,6 @@
 // The hypatia command line: dispatches to its commands; every failure is one line on stderr and a non-zero
 // status, never a stack trace (set HYPATIA_DEBUG=1 to see one).
+import { guestCommand } from './guest-command.js';
 import { runCommand, RUN_HELP } from './run-command.js';
 import { vhdCommand } from './vhd.js';
 
@@ -10,6 +11,7 @@ Hypatia: the Hyper-V architecture in TypeScript (hypervisor, root partition stac
 Commands:
   run     run a kernel in a child partition with COM1 on the terminal (hypatia run --help)
   vhd     create, inspect and convert VHD/VHDX disk images (hypatia vhd --help)
+  guest   fetch the Linux guest: Debian's cloud kernel and a busybox initramfs (hypatia guest --help)
 
 Options:
   -h, --help   show this help
@@ -29,6 +31,8 @@ export async function main(argv: string[]): Promise<number> {
         return await runCommand(rest);
       case 'vhd':
         return await vhdCommand(rest);
+      case 'guest':
+        return await guestCommand(rest);
       default:
         process.stderr.write(cmd.startsWith('-') ? `hypatia: unknown option ${cmd} (see hypatia --help)\n` : `hypatia: unknown command "${cmd}" (see hypatia --help)\n`);
         return 2;

@@ -1,0 +1,305 @@
+// ensureGuestImages: the Linux guest (Debian 12's cloud kernel and a busybox initramfs with the Hyper-V
+// drivers) in a cache directory, fetched with apt-get download and built here. Each step is skipped when its
+// result is already there: a re-run with nothing new costs a few apt-cache queries and two file hashes.
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import {
+  aptDownload, aptListsState, aptUpdate, debExtract, debFileName, debIdentity, resolveCloudKernel,
+  type CloudKernel, type ResolvedPackage,
+} from './apt.js';
+import { readBzImageInfo } from './bzimage.js';
+import { defaultGuestCacheDir } from './cache-dir.js';
+import { lockCache } from './cache-lock.js';
+import { GuestImageError, isNoSpace } from './errors.js';
+import { busyboxApplets, guestInitramfsFiles, HYPERV_MODULES } from './guest-initramfs.js';
+import { initScript } from './init-script.js';
+import { buildInitramfs } from './initramfs.js';
+import { loadModuleIndex, moduleName, resolveModules } from './kernel-modules.js';
+import { describeFile, MANIFEST_FORMAT, readManifest, sha256Of, type GuestManifest, type ManifestPackage } from './manifest.js';
+
+/** Bump when the initramfs layout changes in a way the recipe hash would not see. */
+const BUILDER_VERSION = 1;
+export const BUSYBOX_PACKAGE = 'busybox-static';
+export const HYPERV_DAEMONS_PACKAGE = 'hyperv-daemons';
+export const KERNEL_FILE = 'vmlinuz';
+export const INITRD_FILE = 'initrd.img';
+export const MANIFEST_FILE = 'manifest.json';
+const DAY_MS = 24 * 3600 * 1000;
+/** Room for the three .debs (~30 MB), the unpacked kernel (~110 MB) and the outputs. */
+const NEEDED_BYTES = 256 * 1024 * 1024;
+
+export interface EnsureGuestImagesOptions {
+  /** Default: defaultGuestCacheDir() ($HYPATIA_CACHE or ~/.cache/hypatia/guest). */
+  cacheDir?: string;
+  /** Modules to load at boot (dependencies are added). Default HYPERV_MODULES. */
+  modules?: readonly string[];
+  /** Use what the cache holds without asking apt (fails if the cache is incomplete). */
+  offline?: boolean;
+  /** Unpack and rebuild even when up to date (downloads are still reused). */
+  force?: boolean;
+  /** Progress lines (one per step). */
+  log?: (line: string) => void;
+  /** Package lists older than this are refreshed with apt-get update first (default 7 days). */
+  listsMaxAgeMs?: number;
+  /** How long to wait for another fetch holding the cache (default 10 minutes). */
+  lockTimeoutMs?: number;
+}
+
+export interface GuestImages {
+  cacheDir: string;
+  /** The bzImage. */
+  kernel: string;
+  /** The gzip'd cpio initramfs. */
+  initrd: string;
+  manifestPath: string;
+  manifest: GuestManifest;
+  /** True if nothing had to be downloaded or built. */
+  upToDate: boolean;
+}
+
+function recipeHash(modules: readonly string[]): string {
+  return sha256Of(Buffer.from(JSON.stringify({
+    builder: BUILDER_VERSION,
+    modules: modules.map(moduleName),
+    init: [initScript({ installApplets: false }), initScript({ installApplets: true })],
+  })));
+}
+
+function safeName(pkg: ResolvedPackage): string {
+  return `${pkg.name}_${pkg.version.replace(/:/g, '%3a')}`;
+}
+
+function mib(n: number): string {
+  return `${(n / (1024 * 1024)).toFixed(1)} MiB`;
+}
+
+/** The outputs match the manifest (present, same hashes) and the manifest matches what we would build. */
+function upToDate(dir: string, m: GuestManifest | undefined, recipe: string, wanted?: ResolvedPackage[]): m is GuestManifest {
+  if (!m || m.recipe !== recipe) return false;
+  if (wanted && !wanted.every((w) => m.packages.some((p) => p.name === w.name && p.version === w.version))) return false;
+  for (const [file, d] of Object.entries(m.files)) {
+    const path = join(dir, file);
+    if (!existsSync(path)) return false;
+    const now = describeFile(path);
+    if (now.size !== d.size || now.sha256 !== d.sha256) return false;
+  }
+  return m.files[KERNEL_FILE] !== undefined && m.files[INITRD_FILE] !== undefined;
+}
+
+function checkSpace(dir: string): void {
+  try {
+    const s = statfsSync(dir);
+    const free = s.bavail * s.bsize;
+    if (free < NEEDED_BYTES) throw new GuestImageError('no-space', `no space left on device: ${dir} has ${mib(free)} free, fetching the guest needs ${mib(NEEDED_BYTES)}`);
+  } catch (e) {
+    if (e instanceof GuestImageError) throw e; // statfs itself unavailable: let the writes tell
+  }
+}
+
+function result(dir: string, manifest: GuestManifest, fresh: boolean): GuestImages {
+  return {
+    cacheDir: dir, kernel: join(dir, KERNEL_FILE), initrd: join(dir, INITRD_FILE), manifestPath: join(dir, MANIFEST_FILE),
+    manifest, upToDate: fresh,
+  };
+}
+
+/** Downloads (if needed), unpacks (if needed) and builds the guest kernel and initramfs in the cache. */
+export async function ensureGuestImages(options: EnsureGuestImagesOptions = {}): Promise<GuestImages> {
+  const dir = options.cacheDir ?? defaultGuestCacheDir();
+  const log = options.log ?? (() => {});
+  const modules = options.modules ?? HYPERV_MODULES;
+  const recipe = recipeHash(modules);
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    if (isNoSpace(e)) throw new GuestImageError('no-space', `no space left on device: cannot create ${dir}`);
+    throw new GuestImageError('tool', `cannot create the cache directory ${dir}: ${(e as Error).message}`);
+  }
+  log(`cache: ${dir}`);
+  const release = await lockCache(dir, options.lockTimeoutMs ?? 10 * 60 * 1000, (pid) => log(`waiting for another fetch (pid ${pid}) to finish`));
+  try {
+    const manifestPath = join(dir, MANIFEST_FILE);
+    const manifest = readManifest(manifestPath);
+    if (options.offline) {
+      if (upToDate(dir, manifest, recipe)) { log('offline: using the cached images'); return result(dir, manifest, true); }
+      throw new GuestImageError('offline', `offline: ${dir} holds no complete guest images for this build; run "hypatia guest fetch" with apt available`);
+    }
+    const { kernel, busybox, daemons, updated } = await resolvePackages(options, log);
+    const pkgs: ResolvedPackage[] = [kernel, busybox, daemons];
+    if (!options.force && upToDate(dir, manifest, recipe, pkgs)) {
+      log(`up to date: ${kernel.name} ${kernel.version}, ${busybox.name} ${busybox.version}`);
+      return result(dir, manifest, true);
+    }
+    checkSpace(dir);
+    const debs = await downloadAll(dir, pkgs, updated, log);
+    const roots = new Map<string, string>();
+    for (const p of pkgs) roots.set(p.name, await extract(dir, p, debs.get(p.name)!, options.force ?? false, log));
+    const built = build(dir, recipe, modules, kernel, busybox, pkgs, debs, roots, log);
+    prune(dir, pkgs);
+    return result(dir, built, false);
+  } catch (e) {
+    if (!(e instanceof GuestImageError) && isNoSpace(e)) throw new GuestImageError('no-space', `no space left on device in ${dir}`);
+    throw e;
+  } finally {
+    release();
+  }
+}
+
+async function resolvePackages(options: EnsureGuestImagesOptions, log: (l: string) => void) {
+  let updated = false;
+  const state = await aptListsState(options.listsMaxAgeMs ?? 7 * DAY_MS);
+  if (state !== 'fresh') {
+    log(`apt: package lists ${state}, running apt-get update`);
+    try {
+      await aptUpdate();
+      updated = true;
+    } catch (e) {
+      if (state === 'missing') throw e;
+      log(`apt: update failed, using the old lists (${(e as Error).message})`); // stale lists still name real packages
+    }
+  }
+  const resolveAll = async () => {
+    const { kernel, others } = await resolveCloudKernel([BUSYBOX_PACKAGE, HYPERV_DAEMONS_PACKAGE]);
+    return { kernel, busybox: others.get(BUSYBOX_PACKAGE), daemons: others.get(HYPERV_DAEMONS_PACKAGE) };
+  };
+  let r = await resolveAll();
+  if ((!r.kernel || !r.busybox || !r.daemons) && !updated) {
+    log('apt: a package is missing from the lists, running apt-get update');
+    await aptUpdate();
+    updated = true;
+    r = await resolveAll();
+  }
+  if (!r.kernel) throw new GuestImageError('no-package', 'package linux-image-*-cloud-amd64-unsigned not found: apt knows no linux-image-cloud-amd64 (is this Debian 12 amd64 with "main" in sources.list?)');
+  if (!r.busybox) throw new GuestImageError('no-package', `package ${BUSYBOX_PACKAGE} not found by apt-cache`);
+  if (!r.daemons) throw new GuestImageError('no-package', `package ${HYPERV_DAEMONS_PACKAGE} not found by apt-cache`);
+  log(`kernel: ${r.kernel.name} ${r.kernel.version} (Linux ${r.kernel.release})`);
+  const kernel: CloudKernel = r.kernel;
+  return { kernel, busybox: { name: BUSYBOX_PACKAGE, version: r.busybox }, daemons: { name: HYPERV_DAEMONS_PACKAGE, version: r.daemons }, updated };
+}
+
+async function downloadAll(dir: string, pkgs: ResolvedPackage[], listsUpdated: boolean, log: (l: string) => void): Promise<Map<string, string>> {
+  const debDir = join(dir, 'debs');
+  mkdirSync(debDir, { recursive: true });
+  const out = new Map<string, string>();
+  let updated = listsUpdated;
+  for (const p of pkgs) {
+    const target = join(debDir, debFileName(p.name, p.version));
+    if (existsSync(target)) {
+      const id = await debIdentity(target).catch(() => undefined);
+      if (id && id.name === p.name && id.version === p.version) {
+        log(`download: ${p.name} ${p.version}: cached`);
+        out.set(p.name, target);
+        continue;
+      }
+      rmSync(target, { force: true }); // truncated or foreign
+    }
+    const tmp = join(debDir, `.tmp-${process.pid}`);
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp);
+    try {
+      const t0 = Date.now();
+      let file: string;
+      try {
+        file = await aptDownload(p.name, p.version, tmp);
+      } catch (e) {
+        // An old list can name a version the mirror no longer has (404): refresh once and retry.
+        if (updated || !(e instanceof GuestImageError) || e.code !== 'download') throw e;
+        log(`download: ${p.name} failed (${e.message}); running apt-get update and retrying`);
+        await aptUpdate();
+        updated = true;
+        file = await aptDownload(p.name, p.version, tmp);
+      }
+      renameSync(file, target);
+      log(`download: ${p.name} ${p.version} (${mib(readFileSync(target).length)}, ${Date.now() - t0} ms)`);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+    out.set(p.name, target);
+  }
+  return out;
+}
+
+async function extract(dir: string, p: ResolvedPackage, deb: string, force: boolean, log: (l: string) => void): Promise<string> {
+  const rootDir = join(dir, 'root');
+  mkdirSync(rootDir, { recursive: true });
+  const target = join(rootDir, safeName(p));
+  if (existsSync(target) && !force) {
+    log(`extract: ${p.name}: cached`);
+    return target;
+  }
+  const tmp = join(rootDir, `.tmp-${p.name}-${process.pid}`);
+  rmSync(tmp, { recursive: true, force: true });
+  const t0 = Date.now();
+  await debExtract(deb, tmp);
+  rmSync(target, { recursive: true, force: true });
+  renameSync(tmp, target); // the directory appears complete or not at all
+  log(`extract: ${p.name} ${p.version} (${Date.now() - t0} ms)`);
+  return target;
+}
+
+function build(
+  dir: string, recipe: string, wanted: readonly string[], kernel: CloudKernel, busybox: ResolvedPackage,
+  pkgs: ResolvedPackage[], debs: Map<string, string>, roots: Map<string, string>, log: (l: string) => void,
+): GuestManifest {
+  const t0 = Date.now();
+  const kroot = roots.get(kernel.name)!;
+  const vmlinuzSrc = join(kroot, 'boot', `vmlinuz-${kernel.release}`);
+  if (!existsSync(vmlinuzSrc)) throw new GuestImageError('bad-kernel', `${kernel.name} has no boot/vmlinuz-${kernel.release}`);
+  const bz = readBzImageInfo(readFileSync(vmlinuzSrc), vmlinuzSrc);
+  if (bz.release !== kernel.release) throw new GuestImageError('bad-kernel', `bzImage says Linux ${bz.release || '(no version)'}, package says ${kernel.release}`);
+  const modulesDir = join(kroot, 'lib', 'modules', kernel.release);
+  if (!existsSync(modulesDir)) throw new GuestImageError('bad-kernel', `${kernel.name} has no lib/modules/${kernel.release}`);
+  const index = loadModuleIndex(modulesDir);
+  const resolution = resolveModules(index, wanted);
+  const bbBin = join(roots.get(busybox.name)!, 'bin', 'busybox');
+  if (!existsSync(bbBin)) throw new GuestImageError('bad-kernel', `${busybox.name} has no bin/busybox`);
+  const applets = busyboxApplets(bbBin);
+  if (!applets) log('build: cannot list busybox applets on this host; /init will install the links at boot');
+  const files = guestInitramfsFiles({ busybox: bbBin, applets, release: kernel.release, modulesDir, modules: resolution }, (n) => index.depsOf(n));
+  const image = buildInitramfs({ files });
+  writeAtomic(join(dir, INITRD_FILE), image);
+  const tmpKernel = join(dir, `.${KERNEL_FILE}.tmp`);
+  copyFileSync(vmlinuzSrc, tmpKernel);
+  renameSync(tmpKernel, join(dir, KERNEL_FILE));
+  const extra = resolution.order.length - resolution.order.filter((m) => m.requested).length;
+  log(`build: ${INITRD_FILE}: ${resolution.order.length} modules (${extra} as dependencies${resolution.builtin.length ? `, built in: ${resolution.builtin.join(' ')}` : ''}), ${applets?.length ?? 0} applet links, ${mib(image.length)} (${Date.now() - t0} ms)`);
+
+  const daemonsRoot = roots.get(HYPERV_DAEMONS_PACKAGE);
+  const kvp = daemonsRoot ? join(daemonsRoot, 'usr', 'sbin', 'hv_kvp_daemon') : undefined;
+  const packages: ManifestPackage[] = pkgs.map((p) => {
+    const deb = debs.get(p.name)!;
+    return { name: p.name, version: p.version, deb: relative(dir, deb), sha256: sha256Of(readFileSync(deb)) };
+  });
+  const manifest: GuestManifest = {
+    format: MANIFEST_FORMAT,
+    recipe,
+    created: new Date().toISOString(),
+    kernel: { package: kernel.name, version: kernel.version, release: kernel.release, bzImageVersion: bz.version, bootProtocol: bz.protocol },
+    busybox: { version: busybox.version, appletLinks: applets?.length ?? 0 },
+    packages,
+    files: { [KERNEL_FILE]: describeFile(join(dir, KERNEL_FILE)), [INITRD_FILE]: describeFile(join(dir, INITRD_FILE)) },
+    modules: resolution.order.map((m) => ({ name: m.name, path: m.path, requested: m.requested, deps: index.depsOf(m.name) })),
+    builtinModules: resolution.builtin,
+    ...(kvp && existsSync(kvp) ? { hvKvpDaemon: relative(dir, kvp) } : {}),
+  };
+  writeAtomic(join(dir, MANIFEST_FILE), Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`));
+  log(`kernel: ${KERNEL_FILE}: ${bz.version} (boot protocol ${bz.protocol})`);
+  return manifest;
+}
+
+function writeAtomic(path: string, data: Uint8Array): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, data);
+  renameSync(tmp, path);
+}
+
+/** Drops the .debs and unpacked trees of versions no longer current. */
+function prune(dir: string, pkgs: ResolvedPackage[]): void {
+  const keepDebs = new Set(pkgs.map((p) => debFileName(p.name, p.version)));
+  const keepRoots = new Set(pkgs.map(safeName));
+  for (const [sub, keep] of [['debs', keepDebs], ['root', keepRoots]] as const) {
+    const d = join(dir, sub);
+    if (!existsSync(d)) continue;
+    for (const f of readdirSync(d)) if (!keep.has(f) && !f.startsWith('.tmp-')) rmSync(join(d, f), { recursive: true, force: true });
+  }
+}
