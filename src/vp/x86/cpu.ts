@@ -94,7 +94,7 @@ export class X86Cpu {
   /** Current TLB generation (low 12 bits of every live tag); it also validates cached block-to-block links. */
   tlbGen = 1;
 
-  // Decoded blocks, two-level: GPA page -> (offset * 2 + mode) -> block. Invalidation drops a whole page.
+  // Decoded blocks, two-level: GPA page -> (offset * 4 + modeKey) -> block. Invalidation drops a whole page.
   private readonly pageBlocks: (Map<number, Block> | undefined)[];
   /** Blocks whose last instruction spills into a page, listed under that page too. */
   private readonly pageSpill: (Block[] | undefined)[];
@@ -137,6 +137,11 @@ export class X86Cpu {
   rdHi = 0;
   /** Derived mode: 64-bit code segment in long mode. */
   mode64 = true;
+  /**
+   * Decode context of the code segment: 2 = 64-bit, 1 = 32-bit (CS.D=1), 0 = 16-bit. Blocks are cached and
+   * linked per context, since the same bytes decode differently under each default operand size.
+   */
+  modeKey = 2;
   /** Scratch for the page walker (host offsets and GPAs of the entries it read). */
   private readonly walkHost = new Float64Array(4);
   private readonly walkGpa = new Float64Array(4);
@@ -189,6 +194,7 @@ export class X86Cpu {
   updateMode(): void {
     const lAttr = (this.s[S_SEG_ATTR + SEG_CS] >> 13) & 1; // descriptor bit 53 (L) is bit 13 of attr
     this.mode64 = (this.s[S_EFER] & EFER_LMA) !== 0 && lAttr === 1;
+    this.modeKey = this.mode64 ? 2 : (this.s[S_SEG_ATTR + SEG_CS] >> 14) & 1; // D is bit 14 of attr
   }
 
   flushTlb(): void {
@@ -599,7 +605,7 @@ export class X86Cpu {
     const lo = s[S_RIP], hi = s[S_RIP + 1];
     const gpa = this.translateCode(lo, hi);
     const page = Math.floor(gpa / 4096);
-    const key = ((gpa & 0xfff) << 1) | (this.mode64 ? 1 : 0);
+    const key = ((gpa & 0xfff) << 2) | this.modeKey;
     let m = this.pageBlocks[page];
     if (m !== undefined) {
       const b = m.get(key);
@@ -644,7 +650,7 @@ export class X86Cpu {
       let insns: Insn[] | null = null;
       try {
         let lo = s[S_RIP], hi = s[S_RIP + 1];
-        const ctx = (s[S_CPL] << 1) | (this.mode64 ? 1 : 0);
+        const ctx = (s[S_CPL] << 2) | this.modeKey;
         const gen = this.tlbGen;
         let b: Block | null = null;
         if (prev !== null && prev.linkGen === gen && prev.linkCtx === ctx) {

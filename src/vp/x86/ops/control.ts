@@ -82,10 +82,13 @@ function loop(cpu: X86Cpu, i: Insn): void {
 }
 
 /**
- * Far transfer to selector:offset (JMP/CALL far through memory, RETF). Same-privilege code segments only for
- * JMP/CALL (no call gates); RETF may return to an outer level.
+ * Far transfer to selector:offset (JMP/CALL far, direct or through memory, RETF). Same-privilege code segments
+ * only for JMP/CALL (no call gates); RETF may return to an outer level. `callSize` (CALL only, else 0) is the
+ * size of the CS and return-address pushes, made after the target checks passed (SDM CALL: a faulting target
+ * leaves the stack alone) and undone if the second push faults.
  */
-function farTarget(cpu: X86Cpu, sel: number, offLo: number, offHi: number, isRet: boolean, popExtra: number, size: number): void {
+export function farTarget(cpu: X86Cpu, sel: number, offLo: number, offHi: number, isRet: boolean, popExtra: number, size: number,
+  callSize = 0): void {
   if ((sel & 0xfffc) === 0) cpu.fault(EXC_GP, 0);
   const d = readDescriptor(cpu, sel);
   const cpl = cpu.cpl;
@@ -101,6 +104,16 @@ function farTarget(cpu: X86Cpu, sel: number, offLo: number, offHi: number, isRet
   if (!d.present) cpu.fault(EXC_NP, sel & 0xfffc);
   const base = d.base, limit = d.limit, attr = d.attr;
   const long = d.long;
+  if (callSize !== 0) {
+    const s = cpu.s, spLo = s[2 * RSP], spHi = s[2 * RSP + 1];
+    try {
+      push(cpu, callSize, s[S_SEG_SEL + SEG_CS], 0);
+      push(cpu, callSize, cpu.nipLo, cpu.nipHi);
+    } catch (e) {
+      s[2 * RSP] = spLo; s[2 * RSP + 1] = spHi;
+      throw e;
+    }
+  }
   if (isRet && newCpl > cpl) {
     // Outer return: SS:RSP follow CS:RIP (and the immediate) on the stack.
     const spLo = peek(cpu, size, 2 * size + popExtra), spHi = size === 8 ? cpu.rdHi : 0;
@@ -132,12 +145,7 @@ function farInd(cpu: X86Cpu, i: Insn): void {
   const offLo = readMem(cpu, size), offHi = size === 8 ? cpu.rdHi : 0;
   const selLo = (cpu.eaLo + size) | 0;
   const sel = cpu.read16(selLo, (selLo >>> 0) < (cpu.eaLo >>> 0) ? (cpu.eaHi + 1) | 0 : cpu.eaHi);
-  if (i.op === 3) {
-    const cs = cpu.s[S_SEG_SEL + SEG_CS];
-    push(cpu, size, cs, 0);
-    push(cpu, size, cpu.nipLo, cpu.nipHi);
-  }
-  farTarget(cpu, sel, size === 2 ? offLo & 0xffff : offLo, offHi, false, 0, size);
+  farTarget(cpu, sel, size === 2 ? offLo & 0xffff : offLo, offHi, false, 0, size, i.op === 3 ? size : 0);
 }
 
 // ---- decoding

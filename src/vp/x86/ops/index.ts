@@ -1,4 +1,5 @@
-// Importing this module registers every instruction group in the decoder's opcode maps.
+// Importing this module registers every instruction group in the decoder's opcode maps (compat.ts last: it
+// wraps opcodes whose 64-bit meaning other groups registered).
 import './alu.js';
 import './muldiv.js';
 import './shift.js';
@@ -18,3 +19,4 @@ import './sse-cmp.js';
 import './sse-cvt.js';
 import './sse-mxcsr.js';
 import './sse-fxsave.js';
+import './compat.js';

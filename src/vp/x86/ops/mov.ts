@@ -260,7 +260,7 @@ function decMovx(d: Decoder, i: Insn): void {
 }
 
 function decMovsxd(d: Decoder, i: Insn): void {
-  if (!d.mode64) { i.exec = opUD; return; } // ARPL outside 64-bit mode: not supported
+  // Outside 64-bit mode 63 is ARPL: compat.ts registers it in front of this decoder.
   d.modrm(i);
   i.exec = movsxd;
 }

@@ -1,9 +1,9 @@
 // Stack instructions: PUSH/POP (registers, immediates, r/m, FS/GS), PUSHF/POPF, ENTER/LEAVE.
 import {
-  FLAG_AC, FLAG_DF, FLAG_ID, FLAG_IF, FLAG_IOPL, FLAG_NT, FLAG_TF, FLAGS_ARITH, RBP, RSP, SEG_FS, SEG_GS,
+  FLAG_AC, FLAG_DF, FLAG_ID, FLAG_IF, FLAG_IOPL, FLAG_NT, FLAG_TF, FLAGS_ARITH, RBP, RSP, SEG_FS, SEG_GS, SEG_SS,
 } from '../constants.js';
 import { LZ_NONE, readFlags } from '../flags.js';
-import { S_LZ_OP, S_RFLAGS, S_SEG_SEL } from '../state.js';
+import { S_LZ_OP, S_RFLAGS, S_SEG_ATTR, S_SEG_SEL } from '../state.js';
 import { MAP0F, MAP1, opUD, type Decoder } from '../decoder.js';
 import type { Insn } from '../insn.js';
 import type { X86Cpu } from '../cpu.js';
@@ -101,11 +101,14 @@ function leave(cpu: X86Cpu, i: Insn): void {
   // RSP <- RBP, then pop RBP.
   const size = i.size;
   const fLo = s[2 * RBP], fHi = s[2 * RBP + 1];
+  // Outside 64-bit mode: EBP, or BP with a 16-bit stack (SS.B=0).
+  const stack16 = !cpu.mode64 && (s[S_SEG_ATTR + SEG_SS] & 0x4000) === 0;
+  const a = stack16 ? fLo & 0xffff : fLo;
   cpu.stackAccess = true;
-  const v = size === 8 ? cpu.read64(fLo, fHi) : size === 4 ? cpu.read32(fLo, cpu.mode64 ? fHi : 0) : cpu.read16(fLo, cpu.mode64 ? fHi : 0);
+  const v = size === 8 ? cpu.read64(fLo, fHi) : size === 4 ? cpu.read32(a, cpu.mode64 ? fHi : 0) : cpu.read16(a, cpu.mode64 ? fHi : 0);
   const vh = size === 8 ? cpu.rdHi : 0;
   cpu.stackAccess = false;
-  if (cpu.mode64) { s[2 * RSP] = fLo; s[2 * RSP + 1] = fHi; } else s[2 * RSP] = fLo;
+  if (cpu.mode64) { s[2 * RSP] = fLo; s[2 * RSP + 1] = fHi; } else s[2 * RSP] = stack16 ? (s[2 * RSP] & ~0xffff) | a : fLo;
   adjustSp(cpu, size);
   setReg(s, size, RBP, v, vh);
 }
@@ -120,12 +123,15 @@ function enter(cpu: X86Cpu, i: Insn): void {
     push(cpu, size, s[2 * RBP], s[2 * RBP + 1]);
     const frameLo = s[2 * RSP], frameHi = s[2 * RSP + 1];
     if (level > 0) {
-      let bpLo = s[2 * RBP], bpHi = s[2 * RBP + 1];
+      // Outside 64-bit mode the frame pointer is EBP (BP with a 16-bit stack, SS.B=0): upper halves do not count.
+      const stack16 = !cpu.mode64 && (s[S_SEG_ATTR + SEG_SS] & 0x4000) === 0;
+      let bpLo = s[2 * RBP], bpHi = cpu.mode64 ? s[2 * RBP + 1] : 0;
       for (let k = 1; k < level; k++) {
         const nl = (bpLo - size) | 0;
-        bpHi = (nl >>> 0) > (bpLo >>> 0) ? (bpHi - 1) | 0 : bpHi;
+        bpHi = cpu.mode64 && (nl >>> 0) > (bpLo >>> 0) ? (bpHi - 1) | 0 : bpHi;
         bpLo = nl;
-        const v = size === 8 ? cpu.read64(bpLo, bpHi) : size === 4 ? cpu.read32(bpLo, bpHi) : cpu.read16(bpLo, bpHi);
+        const a = stack16 ? bpLo & 0xffff : bpLo;
+        const v = size === 8 ? cpu.read64(a, bpHi) : size === 4 ? cpu.read32(a, bpHi) : cpu.read16(a, bpHi);
         push(cpu, size, v, size === 8 ? cpu.rdHi : 0);
       }
       push(cpu, size, frameLo, frameHi);

@@ -380,9 +380,22 @@ function swapgs(cpu: X86Cpu, _i: Insn): void {
 
 // ---------------------------------------------------------------- SYSCALL / SYSRET
 
+/** CPUID vendor "AuthenticAMD" (leaf 0 EBX "Auth"): selects the few vendor-specific behaviours below. */
+function amdVendor(cpu: X86Cpu): boolean {
+  const r = cpu.cpuid.get('0');
+  return r !== undefined && r.ebx === 0x68747541;
+}
+
+/**
+ * SYSCALL. From compatibility mode Intel raises #UD (SDM: SYSCALL requires CS.L=1) while AMD enters at CSTAR;
+ * the processor follows the vendor its CPUID reports (GenuineIntel by default, where Linux uses INT 0x80 for
+ * 32-bit processes).
+ */
 function syscall(cpu: X86Cpu, _i: Insn): void {
   const s = cpu.s;
   if ((s[S_EFER] & EFER_SCE) === 0) cpu.fault(EXC_UD);
+  if (!cpu.mode64 && !amdVendor(cpu)) cpu.fault(EXC_UD);
+  const target = cpu.mode64 ? S_LSTAR : S_CSTAR;
   const flags = readFlags(s);
   setReg(s, 8, RCX, cpu.nipLo, cpu.nipHi);
   setReg(s, 8, R11, flags & ~FLAG_RF, 0);
@@ -393,8 +406,8 @@ function syscall(cpu: X86Cpu, _i: Insn): void {
   s[S_RFLAGS] = (flags & ~s[S_SFMASK] & ~(FLAG_RF | FLAG_VM)) | 2;
   s[S_LZ_OP] = LZ_NONE;
   cpu.updateMode();
-  cpu.nipLo = s[S_LSTAR];
-  cpu.nipHi = s[S_LSTAR + 1];
+  cpu.nipLo = s[target];
+  cpu.nipHi = s[target + 1];
   cpu.stopBlock = true;
 }
 
