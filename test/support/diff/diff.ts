@@ -20,6 +20,13 @@
 // addresses `[0x2000xx]` are identical in both worlds, or pin a base register with `init: { rbx: DATA }`.
 // RSP starts at STACK (inside the window) unless the form sets it, so PUSH/POP land in the compared window.
 //
+// Compatibility mode (DiffOptions.mode 'compat32'): the snippets are assembled as 32-bit code (`.code32`; use
+// 66/67 for 16-bit operand/address sizes) and run in a 32-bit code segment at CPL 3 in long mode: on the host in
+// Linux's 32-bit user code segment (native-runner.c), in the VP on a machine laid out like a Linux process
+// (compat-machine.ts). Only EAX..EDI exist there: their low 32 bits are compared (the upper halves are undefined
+// in compatibility mode, SDM vol. 1 3.4.1.1) and R8..R15 must come back unchanged. Error codes of #TS/#NP/#SS/#GP
+// are compared too, and software interrupts (INT3, INTO, ICEBP) are traps reported with the RIP after them.
+//
 // Undefined flags: each form declares the arithmetic flags the Intel SDM (vol. 2, the instruction's "Flags
 // Affected" section; summary in vol. 1 appendix A, "EFLAGS Cross-Reference") leaves undefined, as a mask or as a
 // function of the initial state (e.g. OF of a shift is defined only when the masked count is 1). Those bits are
@@ -33,6 +40,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BareMachine } from '../bare-machine.js';
+import { compatMachine, enterUser32, FRAME, STUBS } from './compat-machine.js';
 import { EXIT_HLT } from '../../../src/vp/index.js';
 import { LZ_NONE, readFlags } from '../../../src/vp/x86/flags.js';
 import { S_LZ_OP, S_RFLAGS, S_RIP } from '../../../src/vp/x86/state.js';
@@ -190,6 +198,8 @@ export interface DiffForm {
 }
 
 export interface DiffOptions {
+  /** Where the snippets run: 64-bit mode at CPL 0 (default), or a 32-bit code segment at CPL 3 (see the top). */
+  mode?: 'long64' | 'compat32';
   /** Cases per form (default 256). */
   cases?: number;
   /** Data window size in bytes (default WINDOW). */
@@ -238,10 +248,11 @@ interface Assembled {
   bytes: Uint8Array[];
 }
 
-/** Assemble every snippet in one run of GNU as (cached by source hash). */
-function assemble(snippets: string[]): Assembled {
+/** Assemble every snippet in one run of GNU as (cached by source hash); as 32-bit code when `code32`. */
+function assemble(snippets: string[], code32 = false): Assembled {
   const lines = ['.intel_syntax noprefix', '.text'];
   const lineOwner: number[] = [-1, -1];
+  if (code32) { lines.push('.code32'); lineOwner.push(-1); }
   snippets.forEach((s, k) => {
     lines.push(`hv_s${k}:`); lineOwner.push(k);
     for (const l of s.split('\n')) { lines.push(l); lineOwner.push(k); }
@@ -338,6 +349,7 @@ interface Batch {
 
 interface Outcome {
   vector: Int32Array;
+  err: Int32Array; // error code of the exception (0 when it has none)
   rip: Float64Array; // fault RIP offset from CODE, or -1
   regs: Int32Array;
   mem: Uint8Array;
@@ -456,14 +468,14 @@ function layout(bytes: Uint8Array[], hostBytes: Uint8Array[]): number[] {
   return offs;
 }
 
-function runNative(bytes: Uint8Array[], offs: number[], batch: Batch, window: number): Outcome {
+function runNative(bytes: Uint8Array[], offs: number[], batch: Batch, window: number, compat: boolean): Outcome {
   const n = batch.snippet.length;
   let codeSize = 0;
   for (const b of bytes) codeSize += 8 + ((b.length + 3) & ~3);
   const caseBytes = 8 + 4 * CASE_INTS + window;
   const buf = Buffer.alloc(12 + codeSize + 4 + n * caseBytes);
   let p = 0;
-  p = buf.writeUInt32LE(0x31445648, p);
+  p = buf.writeUInt32LE(compat ? 0x31435648 : 0x31445648, p); // 'HVC1' / 'HVD1'
   p = buf.writeUInt32LE(window, p);
   p = buf.writeUInt32LE(bytes.length, p);
   bytes.forEach((b, k) => {
@@ -496,13 +508,14 @@ function runNative(bytes: Uint8Array[], offs: number[], batch: Batch, window: nu
   const out = new Int32Array(new Uint8Array(r.stdout).buffer, 0, r.stdout.length >> 2);
   const outBytes = new Uint8Array(out.buffer);
   const o: Outcome = {
-    vector: new Int32Array(n), rip: new Float64Array(n), regs: new Int32Array(n * CASE_INTS),
+    vector: new Int32Array(n), err: new Int32Array(n), rip: new Float64Array(n), regs: new Int32Array(n * CASE_INTS),
     mem: batch.mem.slice(), note: new Array<string | undefined>(n),
   };
   let w = 0;
   for (let c = 0; c < n; c++) {
     if (w + 39 > out.length) throw new Error(`native runner output ends early (case ${c} of ${n})`);
     o.vector[c] = out[w];
+    o.err[c] = out[w + 1];
     o.rip[c] = o.vector[c] >= 0 ? (out[w + 2] >>> 0) + (out[w + 3] >>> 0) * 4294967296 : -1;
     o.regs.set(out.subarray(w + 4, w + 4 + CASE_INTS), c * CASE_INTS);
     const runs = out[w + 4 + CASE_INTS];
@@ -546,7 +559,7 @@ function runVp(bytes: Uint8Array[], offs: number[], batch: Batch, window: number
   bytes.forEach((b, k) => { code.set(b, offs[k]); code[offs[k] + b.length] = 0xf4; });
   m.load(CODE, code);
   const o: Outcome = {
-    vector: new Int32Array(n), rip: new Float64Array(n), regs: new Int32Array(n * CASE_INTS),
+    vector: new Int32Array(n), err: new Int32Array(n), rip: new Float64Array(n), regs: new Int32Array(n * CASE_INTS),
     mem: new Uint8Array(n * window), note: new Array<string | undefined>(n),
   };
   for (let c = 0; c < n; c++) {
@@ -568,6 +581,7 @@ function runVp(bytes: Uint8Array[], offs: number[], batch: Batch, window: number
     const f = vpFault as Fault | null;
     if (f !== null) {
       o.vector[c] = f.vector;
+      o.err[c] = f.errorCode < 0 ? 0 : f.errorCode;
       o.rip[c] = s[S_RIP] - CODE;
     } else {
       o.vector[c] = -1;
@@ -580,6 +594,89 @@ function runVp(bytes: Uint8Array[], offs: number[], batch: Batch, window: number
     for (let k = 0; k < 32; k++) o.regs[base + k] = s[k];
     o.regs[base + 32] = readFlags(s);
     o.regs[base + 33] = 0;
+    o.mem.set(m.u8.subarray(DATA, DATA + window), c * window);
+  }
+  return o;
+}
+
+let compat: BareMachine | undefined;
+/** The exception the compat machine recorded in the current case (copied out of the shared FAULT object). */
+let compatVector = -1, compatErr = 0;
+
+function getCompatMachine(): BareMachine {
+  if (compat === undefined) {
+    compat = compatMachine();
+    const cpu = compat.engine.cpu;
+    cpu.handleFault = (f: Fault): void => {
+      compatVector = f.vector;
+      compatErr = f.errorCode < 0 ? 0 : f.errorCode;
+      cpu.requestExit(-1);
+    };
+  }
+  return compat;
+}
+
+/**
+ * The VP side in compatibility mode: each case starts in the 32-bit user code segment at CPL 3. The HLT after
+ * the snippet raises #GP(0) there, which marks normal completion; a software interrupt reaches its HLT stub at
+ * CPL 0 and is reported like the host's signal: vector, RIP, RSP and RFLAGS from the frame the processor pushed.
+ */
+function runVpCompat(bytes: Uint8Array[], offs: number[], batch: Batch, window: number): Outcome {
+  const m = getCompatMachine();
+  const cpu = m.engine.cpu;
+  const s = cpu.s;
+  const n = batch.snippet.length;
+  let end = 0;
+  for (let k = 0; k < bytes.length; k++) end = Math.max(end, offs[k] + bytes[k].length + 16);
+  const code = new Uint8Array(end).fill(0xcc);
+  bytes.forEach((b, k) => { code.set(b, offs[k]); code[offs[k] + b.length] = 0xf4; });
+  m.load(CODE, code);
+  const o: Outcome = {
+    vector: new Int32Array(n), err: new Int32Array(n), rip: new Float64Array(n), regs: new Int32Array(n * CASE_INTS),
+    mem: new Uint8Array(n * window), note: new Array<string | undefined>(n),
+  };
+  for (let c = 0; c < n; c++) {
+    const sn = batch.snippet[c];
+    const base = c * CASE_INTS;
+    enterUser32(m);
+    for (let k = 0; k < 32; k++) s[k] = batch.regs[base + k];
+    s[S_RFLAGS] = (batch.regs[base + 32] & COMPARED_FLAGS) | 2;
+    s[S_LZ_OP] = LZ_NONE;
+    s[S_RIP] = CODE + offs[sn];
+    s[S_RIP + 1] = 0;
+    m.u8.set(batch.mem.subarray(c * window, (c + 1) * window), DATA);
+    compatVector = -1;
+    compatErr = 0;
+    let exit = -2;
+    try {
+      exit = cpu.run(10_000);
+    } catch (e) {
+      o.note[c] = `VP threw ${(e as Error).stack ?? String(e)}`;
+    }
+    for (let k = 0; k < 32; k++) o.regs[base + k] = s[k];
+    o.regs[base + 32] = readFlags(s);
+    o.regs[base + 33] = 0;
+    const done = CODE + offs[sn] + bytes[sn].length;
+    const rip = s[S_RIP];
+    o.vector[c] = -1;
+    o.err[c] = 0;
+    o.rip[c] = -1;
+    if (compatVector === 13 && compatErr === 0 && rip === done && s[S_RIP + 1] === 0 && cpu.cpl === 3) {
+      // the HLT after the snippet: completed
+    } else if (compatVector >= 0) {
+      o.vector[c] = compatVector;
+      o.err[c] = compatErr;
+      o.rip[c] = rip - CODE;
+    } else if (exit === EXIT_HLT && cpu.cpl === 0 && rip > STUBS && rip <= STUBS + 256) {
+      const dv = m.dv;
+      o.vector[c] = rip - STUBS - 1;
+      o.rip[c] = Number(dv.getBigUint64(FRAME, true)) - CODE;
+      o.regs[base + 32] = dv.getUint32(FRAME + 16, true);
+      o.regs[base + 2 * 4] = dv.getInt32(FRAME + 24, true);
+      o.regs[base + 2 * 4 + 1] = dv.getInt32(FRAME + 28, true);
+    } else if (o.note[c] === undefined) {
+      o.note[c] = `VP stopped with exit ${exit} at RIP ${hex64(rip, s[S_RIP + 1])} (CPL ${cpu.cpl}), expected the HLT after the snippet`;
+    }
     o.mem.set(m.u8.subarray(DATA, DATA + window), c * window);
   }
   return o;
@@ -649,7 +746,7 @@ export function runDiff(forms: DiffForm[], opts: DiffOptions = {}): DiffReport {
   const maxReports = opts.maxReports ?? 3;
   // One assembler run for both worlds: the VP's snippets, then the host's replacements (hostAsm).
   const hostIdx = forms.flatMap((f, k) => (f.hostAsm !== undefined ? [k] : []));
-  const all = assemble([...forms.map((f) => f.asm), ...hostIdx.map((k) => forms[k].hostAsm!)]).bytes;
+  const all = assemble([...forms.map((f) => f.asm), ...hostIdx.map((k) => forms[k].hostAsm!)], opts.mode === 'compat32').bytes;
   const bytes = all.slice(0, forms.length);
   const hostBytes = bytes.slice();
   hostIdx.forEach((k, j) => { hostBytes[k] = all[forms.length + j]; });
@@ -661,7 +758,8 @@ export function runDiff(forms: DiffForm[], opts: DiffOptions = {}): DiffReport {
     let last = first, n = 0;
     const limit = Math.max(1, Math.floor(CHUNK_BYTES / (window + 4 * CASE_INTS)));
     while (last < forms.length && (last === first || n + results[last].cases <= limit)) n += results[last++].cases;
-    mismatches += compareChunk(forms, bytes, hostBytes, offs, generate(forms, first, last, opts, window), window, maxReports, results);
+    mismatches += compareChunk(forms, bytes, hostBytes, offs, generate(forms, first, last, opts, window), window, maxReports, results,
+      opts.mode === 'compat32');
     total += n;
     first = last;
   }
@@ -679,9 +777,9 @@ export function runDiff(forms: DiffForm[], opts: DiffOptions = {}): DiffReport {
 const CHUNK_BYTES = 24 << 20;
 
 function compareChunk(forms: DiffForm[], bytes: Uint8Array[], hostBytes: Uint8Array[], offs: number[], batch: Batch,
-  window: number, maxReports: number, results: FormResult[]): number {
-  const nat = runNative(hostBytes, offs, batch, window);
-  const vp = runVp(bytes, offs, batch, window);
+  window: number, maxReports: number, results: FormResult[], compat32: boolean): number {
+  const nat = runNative(hostBytes, offs, batch, window, compat32);
+  const vp = compat32 ? runVpCompat(bytes, offs, batch, window) : runVp(bytes, offs, batch, window);
   let mismatches = 0;
   const n = batch.snippet.length;
   for (let c = 0; c < n; c++) {
@@ -703,11 +801,16 @@ function compareChunk(forms: DiffForm[], bytes: Uint8Array[], hostBytes: Uint8Ar
     if (nv === 6 && !form.ud) problems.push('the host raised #UD (unsupported instruction or wrong assembly?)');
     if (nv !== vv) problems.push(`exception: host ${vecName(nv)} vp ${vecName(vv)}`);
     else if (nv >= 0 && nat.rip[c] !== vp.rip[c]) problems.push(`fault RIP offset: host ${nat.rip[c]} vp ${vp.rip[c]}`);
+    else if (compat32 && nv >= 10 && nv <= 13 && nat.err[c] !== vp.err[c]) {
+      problems.push(`error code: host 0x${nat.err[c].toString(16)} vp 0x${vp.err[c].toString(16)}`);
+    }
     const base = c * CASE_INTS;
     let regBad = false;
     for (let r = 0; r < 16; r++) {
       if ((regMask >> r) & 1) continue;
-      if (nat.regs[base + 2 * r] !== vp.regs[base + 2 * r] || nat.regs[base + 2 * r + 1] !== vp.regs[base + 2 * r + 1]) regBad = true;
+      // Compatibility mode: EAX..EDI's upper halves are undefined; R8..R15 must survive unchanged.
+      const hiDiffers = nat.regs[base + 2 * r + 1] !== vp.regs[base + 2 * r + 1] && !(compat32 && r < 8);
+      if (nat.regs[base + 2 * r] !== vp.regs[base + 2 * r] || hiDiffers) regBad = true;
     }
     if (regBad) problems.push('registers differ');
     if (((nat.regs[base + 32] ^ vp.regs[base + 32]) & flagMask) !== 0) problems.push('flags differ');

@@ -8,6 +8,13 @@
  *   DATA_BASE (0x200000): the data buffer; the first `window` bytes are loaded before and dumped after each case.
  * Both are mapped with MAP_FIXED_NOREPLACE so absolute and register-based addresses mean the same in both worlds.
  *
+ * Compatibility mode (magic 'HVC1' instead of 'HVD1', same protocol otherwise): each snippet runs in the 32-bit
+ * user code segment Linux gives every process (selector 0x23, L=0 D=1) with DS = ES = the user data segment
+ * 0x2b. The entry far-jumps there through an m16:32 pointer; the snippet is followed by a direct far JMP
+ * (ptr16:32) back to the 64-bit CS, to a trampoline in the code area that jumps to hv_exit. Faults are caught
+ * the same way (the kernel delivers 64-bit signals to this 64-bit process whatever code segment faulted; the
+ * saved RIP is the 32-bit EIP).
+ *
  * Protocol (all little-endian):
  *   in:  u32 magic 'HVD1', u32 window, u32 nSnippets, { u32 offset, u32 len, u8 bytes[len] } * nSnippets,
  *        u32 nCases, { u32 snippet, u32 pad, u64 gpr[16], u64 rflags, u8 data[window] } * nCases
@@ -38,7 +45,9 @@
 #define CODE_SIZE 0x100000UL
 #define DATA_BASE 0x200000UL
 #define DATA_SIZE 0x10000UL
-#define MAGIC 0x31445648u /* 'HVD1' */
+#define MAGIC 0x31445648u        /* 'HVD1' */
+#define MAGIC_COMPAT 0x31435648u /* 'HVC1' */
+#define USER32_CS 0x23           /* Linux's 32-bit user code segment (GDT_ENTRY_DEFAULT_USER32_CS) */
 
 struct ctx {
   uint64_t gpr[16];
@@ -49,8 +58,14 @@ struct ctx {
 struct ctx hv_in, hv_out;
 uint64_t hv_host_rsp;
 uint64_t hv_entry;
+/* m16:32 far pointer for hv_enter32 (offset, selector). */
+struct __attribute__((packed)) {
+  uint32_t off;
+  uint16_t sel;
+} hv_far;
 
 void hv_enter(void);
+void hv_enter32(void);
 void hv_exit(void);
 
 /*
@@ -59,31 +74,40 @@ void hv_exit(void);
  * hv_exit, which stores all 16 GPRs before touching anything, switches back to the host stack, and only then
  * reads RFLAGS (PUSHF on the guest's stack would write into the data buffer).
  */
+#define HV_LOAD_STATE                                          \
+  "  mov %rsp, hv_host_rsp(%rip)\n"                             \
+  "  pushq hv_in+128(%rip)\n"                                   \
+  "  popfq\n"                                                   \
+  "  mov hv_in+0(%rip), %rax\n"                                 \
+  "  mov hv_in+8(%rip), %rcx\n"                                 \
+  "  mov hv_in+16(%rip), %rdx\n"                                \
+  "  mov hv_in+24(%rip), %rbx\n"                                \
+  "  mov hv_in+40(%rip), %rbp\n"                                \
+  "  mov hv_in+48(%rip), %rsi\n"                                \
+  "  mov hv_in+56(%rip), %rdi\n"                                \
+  "  mov hv_in+64(%rip), %r8\n"                                 \
+  "  mov hv_in+72(%rip), %r9\n"                                 \
+  "  mov hv_in+80(%rip), %r10\n"                                \
+  "  mov hv_in+88(%rip), %r11\n"                                \
+  "  mov hv_in+96(%rip), %r12\n"                                \
+  "  mov hv_in+104(%rip), %r13\n"                               \
+  "  mov hv_in+112(%rip), %r14\n"                               \
+  "  mov hv_in+120(%rip), %r15\n"                               \
+  "  mov hv_in+32(%rip), %rsp\n"
 __asm__(
     ".text\n"
     ".globl hv_enter\n"
     "hv_enter:\n"
     "  push %rbx\n  push %rbp\n  push %r12\n  push %r13\n  push %r14\n  push %r15\n"
-    "  mov %rsp, hv_host_rsp(%rip)\n"
-    "  pushq hv_in+128(%rip)\n"
-    "  popfq\n"
-    "  mov hv_in+0(%rip), %rax\n"
-    "  mov hv_in+8(%rip), %rcx\n"
-    "  mov hv_in+16(%rip), %rdx\n"
-    "  mov hv_in+24(%rip), %rbx\n"
-    "  mov hv_in+40(%rip), %rbp\n"
-    "  mov hv_in+48(%rip), %rsi\n"
-    "  mov hv_in+56(%rip), %rdi\n"
-    "  mov hv_in+64(%rip), %r8\n"
-    "  mov hv_in+72(%rip), %r9\n"
-    "  mov hv_in+80(%rip), %r10\n"
-    "  mov hv_in+88(%rip), %r11\n"
-    "  mov hv_in+96(%rip), %r12\n"
-    "  mov hv_in+104(%rip), %r13\n"
-    "  mov hv_in+112(%rip), %r14\n"
-    "  mov hv_in+120(%rip), %r15\n"
-    "  mov hv_in+32(%rip), %rsp\n"
+    HV_LOAD_STATE
     "  jmp *hv_entry(%rip)\n"
+    /* Compatibility mode: DS/ES must hold a usable selector there (64-bit processes run with null ones). */
+    ".globl hv_enter32\n"
+    "hv_enter32:\n"
+    "  push %rbx\n  push %rbp\n  push %r12\n  push %r13\n  push %r14\n  push %r15\n"
+    "  mov %ss, %eax\n  mov %eax, %ds\n  mov %eax, %es\n"
+    HV_LOAD_STATE
+    "  ljmp *hv_far(%rip)\n"
     ".globl hv_exit\n"
     "hv_exit:\n"
     "  mov %rax, hv_out+0(%rip)\n"
@@ -163,23 +187,50 @@ int main(void) {
   uint8_t *data = mmap((void *)DATA_BASE, DATA_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
   if (data != (uint8_t *)DATA_BASE) die("cannot map the data area at 0x200000");
 
-  if (read_u32() != MAGIC) die("bad magic");
+  uint32_t magic = read_u32();
+  if (magic != MAGIC && magic != MAGIC_COMPAT) die("bad magic");
+  int compat = magic == MAGIC_COMPAT;
+  uint16_t cs64;
+  __asm__("mov %%cs, %0" : "=r"(cs64));
   uint32_t window = read_u32();
   if (window > DATA_SIZE) die("window too large");
   uint32_t nsnip = read_u32();
   uint32_t *snip_off = calloc(nsnip ? nsnip : 1, sizeof(uint32_t));
-  if (snip_off == NULL) die("out of memory");
+  uint32_t *snip_len = calloc(nsnip ? nsnip : 1, sizeof(uint32_t));
+  if (snip_off == NULL || snip_len == NULL) die("out of memory");
   memset(code, 0xcc, CODE_SIZE);
+  uint64_t target = (uint64_t)(uintptr_t)&hv_exit;
+  uint32_t end = 0;
   for (uint32_t k = 0; k < nsnip; k++) {
     uint32_t off = read_u32(), len = read_u32();
     if ((uint64_t)off + len + 16 > CODE_SIZE) die("snippet outside the code area");
     read_all(code + off, len);
-    /* jmp qword [rip+0]; .quad hv_exit */
     uint8_t *p = code + off + len;
-    p[0] = 0xff; p[1] = 0x25; p[2] = 0; p[3] = 0; p[4] = 0; p[5] = 0;
-    uint64_t target = (uint64_t)(uintptr_t)&hv_exit;
-    memcpy(p + 6, &target, 8);
+    if (!compat) {
+      /* jmp qword [rip+0]; .quad hv_exit */
+      p[0] = 0xff; p[1] = 0x25; p[2] = 0; p[3] = 0; p[4] = 0; p[5] = 0;
+      memcpy(p + 6, &target, 8);
+    }
     snip_off[k] = off;
+    snip_len[k] = len;
+    if (off + len + 16 > end) end = off + len + 16;
+  }
+  if (compat) {
+    /* A 64-bit trampoline after the last snippet: jmp qword [rip+0]; .quad hv_exit. Each snippet ends with
+       jmp far cs64:trampoline (EA ptr16:32), assembled here because its operands are only known now. */
+    uint32_t tramp = (end + 15) & ~15u;
+    if ((uint64_t)tramp + 16 > CODE_SIZE) die("no room for the compatibility-mode trampoline");
+    uint8_t *t = code + tramp;
+    t[0] = 0xff; t[1] = 0x25; t[2] = 0; t[3] = 0; t[4] = 0; t[5] = 0;
+    memcpy(t + 6, &target, 8);
+    uint32_t t32 = (uint32_t)(CODE_BASE + tramp);
+    for (uint32_t k = 0; k < nsnip; k++) {
+      uint8_t *p = code + snip_off[k] + snip_len[k];
+      p[0] = 0xea;
+      memcpy(p + 1, &t32, 4);
+      memcpy(p + 5, &cs64, 2);
+    }
+    hv_far.sel = USER32_CS;
   }
   if (mprotect(code, CODE_SIZE, PROT_READ | PROT_EXEC) != 0) die("mprotect");
 
@@ -199,10 +250,14 @@ int main(void) {
     /* Only the arithmetic flags and DF come from the case; bit 1 is always set, TF/AC never. */
     hv_in.rflags = (hv_in.rflags & 0xcd5) | 2;
     hv_entry = CODE_BASE + snip_off[sn];
+    hv_far.off = (uint32_t)hv_entry;
     fault_vector = -1;
     fault_error = 0;
     fault_rip = 0;
-    if (sigsetjmp(jb, 1) == 0) hv_enter();
+    if (sigsetjmp(jb, 1) == 0) {
+      if (compat) hv_enter32();
+      else hv_enter();
+    }
     int32_t vec = fault_vector, err = fault_error;
     uint64_t rip = vec >= 0 ? fault_rip - CODE_BASE : 0;
     memcpy(out, &vec, 4);
