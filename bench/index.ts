@@ -1,8 +1,10 @@
 // `npm run bench`: every benchmark, or the ones named on the command line. Figures print side by side.
 import { benchCompute } from './compute.js';
+import { benchLinuxBoot } from './linux-boot.js';
 
 const BENCHES: Record<string, () => Promise<void>> = {
   compute: benchCompute,
+  'linux-boot': benchLinuxBoot,
 };
 
 async function loadStorage(): Promise<(() => Promise<void>) | undefined> {
