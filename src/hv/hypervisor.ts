@@ -6,6 +6,7 @@ import { GpaMap, MAX_SYSTEM_MEMORY, PageAllocator, RIGHTS_RWX, SystemMemory, Sys
 import { HypercallDispatcher } from './hypercall/dispatcher.js';
 import { Partition, PartitionState, type InterceptHandler } from './partition.js';
 import { PrivilegeMask, ROOT_PRIVILEGES } from './privileges.js';
+import { CHILD_DEFAULT_PRIVILEGES } from './enlightenments/index.js';
 import { VirtualProcessor } from './virtual-processor.js';
 import type { InterceptMessage } from './intercept-message.js';
 
@@ -120,7 +121,9 @@ export class Hypervisor {
 
   newChildPartition(parent: Partition, creationFlags: number): Partition | null {
     if (this.partitions.size - 1 >= this.maxPartitions) return null;
-    const p = new Partition(this.nextId++, parent, new PrivilegeMask(), new GpaMap(this.childGpaPages), creationFlags);
+    // A child starts with every implemented guest feature (the root may narrow them before initializing it).
+    const priv = new PrivilegeMask(CHILD_DEFAULT_PRIVILEGES.lo, CHILD_DEFAULT_PRIVILEGES.hi);
+    const p = new Partition(this.nextId++, parent, priv, new GpaMap(this.childGpaPages), creationFlags);
     this.partitions.set(p.id, p);
     return p;
   }

@@ -4,6 +4,9 @@ export { Partition, PartitionState, MAX_VPS_PER_PARTITION, type InterceptHandler
 export { VirtualProcessor, DispatchResult } from './virtual-processor.js';
 export { InterceptMessage, HvMessageType, InterceptAccessType, MessageLayout } from './intercept-message.js';
 export { Privilege, PrivilegeMask, ROOT_PRIVILEGES, ROOT_ONLY_PRIVILEGES } from './privileges.js';
-export { VIRTUAL_TSC_HZ, TSC_TICKS_PER_INSTRUCTION, INSTRUCTIONS_PER_100NS } from './virtual-time.js';
+export {
+  VIRTUAL_TSC_HZ, TSC_TICKS_PER_INSTRUCTION, INSTRUCTIONS_PER_100NS, REFERENCE_TIME_HZ, TSC_TICKS_PER_100NS, APIC_TIMER_HZ,
+} from './virtual-time.js';
 export * from './memory/index.js';
 export * from './hypercall/index.js';
+export * from './enlightenments/index.js';

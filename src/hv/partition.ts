@@ -2,6 +2,7 @@
 // table. The root partition's GPA space is the identity over the SPA pages the hypervisor gave it.
 import { softwareCpuidProfile, type CpuidTable } from '../vp/index.js';
 import { GpaMap } from './memory/index.js';
+import { composeChildCpuid, PartitionEnlightenments, updateFeatureLeaf } from './enlightenments/index.js';
 import type { InterceptMessage } from './intercept-message.js';
 import { PrivilegeMask } from './privileges.js';
 import type { VirtualProcessor } from './virtual-processor.js';
@@ -22,8 +23,13 @@ export class Partition {
   /** MSR intercepts by index, and a mask for "every MSR the hypervisor does not implement". */
   readonly msrIntercepts = new Map<number, number>();
   msrInterceptAll = 0;
-  /** What CPUID returns in this partition: the processor's honest profile until the root replaces leaves. */
+  /**
+   * What CPUID returns in this partition: the processor's honest profile, plus (for a child) the hypervisor's
+   * leaves 0x40000000.. and the hypervisor-present bit, until the root replaces leaves.
+   */
   readonly cpuid: CpuidTable = softwareCpuidProfile();
+  /** Partition-wide synthetic registers (guest OS ID, hypercall page, reference TSC page). */
+  readonly synthetic = new PartitionEnlightenments();
   interceptHandler: InterceptHandler | null = null;
   /** Statistics for inspection. */
   readonly counters = { intercepts: 0, hypercalls: 0, dispatches: 0 };
@@ -34,7 +40,14 @@ export class Partition {
     readonly privileges: PrivilegeMask,
     readonly map: GpaMap,
     readonly creationFlags: number,
-  ) {}
+  ) {
+    if (parent !== null) composeChildCpuid(this.cpuid, privileges, MAX_VPS_PER_PARTITION);
+  }
+
+  /** The root changed the privilege mask: CPUID 0x40000003 reports privileges, so it follows. */
+  privilegesChanged(): void {
+    if (this.parent !== null) updateFeatureLeaf(this.cpuid, this.privileges);
+  }
 
   get isRoot(): boolean {
     return this.parent === null;
@@ -60,6 +73,7 @@ export class Partition {
       ioIntercepts: countNonZero(this.ioIntercepts),
       msrIntercepts: this.msrIntercepts.size + (this.msrInterceptAll !== 0 ? 1 : 0),
       cpuidLeaves: this.cpuid.size,
+      synthetic: this.synthetic.inspect(),
       counters: { ...this.counters },
       vps: this.vps.filter((v) => v !== undefined).map((v) => v!.inspect()),
     };

@@ -9,6 +9,7 @@ import { S_CPL, S_CR0, S_EFER, S_INT_SHADOW, S_RFLAGS, S_RIP, S_SEG_ATTR, S_SEG_
 import { readFlags } from '../vp/x86/flags.js';
 import { DispatchEvent, DispatchState, InterceptAccess } from './hypercall/layouts.js';
 import { HvMessageType, InterceptAccessType, InterceptMessage, MessageLayout } from './intercept-message.js';
+import { MSR_DONE, MSR_NOT_SYNTHETIC, readSyntheticMsr, writeSyntheticMsr } from './enlightenments/index.js';
 import type { Partition } from './partition.js';
 import { TSC_TICKS_PER_INSTRUCTION, ticksToPair } from './virtual-time.js';
 
@@ -221,6 +222,9 @@ export class VirtualProcessor implements VpPlatform {
   }
 
   rdmsr(msr: number, out: Int32Array): boolean {
+    // Synthetic MSRs the partition may use are the hypervisor's own (never intercepted by the root).
+    const r = readSyntheticMsr(this, msr, out);
+    if (r !== MSR_NOT_SYNTHETIC) return r === MSR_DONE;
     if (!this.msrIntercepted(msr, InterceptAccess.READ)) return false;
     const m = this.message;
     this.fillHeader(m.begin(HvMessageType.X64_MSR_INTERCEPT, this.index, InterceptAccessType.READ, MessageLayout.MSR_END), true);
@@ -233,6 +237,8 @@ export class VirtualProcessor implements VpPlatform {
   }
 
   wrmsr(msr: number, lo: number, hi: number): boolean {
+    const r = writeSyntheticMsr(this, msr, lo, hi);
+    if (r !== MSR_NOT_SYNTHETIC) return r === MSR_DONE;
     if (!this.msrIntercepted(msr, InterceptAccess.WRITE)) return false;
     const m = this.message;
     this.fillHeader(m.begin(HvMessageType.X64_MSR_INTERCEPT, this.index, InterceptAccessType.WRITE, MessageLayout.MSR_END), true);

@@ -1,12 +1,20 @@
 // CPUID from inside a guest booted by `hypatia run`: the guest prints every leaf it reads; each must equal the
-// table the hypervisor gives a new partition (the software processor's profile), with the initial APIC id of
-// leaf 1 being the VP's index. A second test holds the profile to its promise: no feature bit for an
-// instruction set the processor does not implement.
+// table the hypervisor gives a new child partition (the software processor's profile plus the hypervisor's
+// leaves), with the initial APIC id of leaf 1 being the VP's index. A second test holds the profile to its
+// promise: no feature bit for an instruction set the processor does not implement.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildGuest } from '../support/guest-build.js';
 import { runGuest } from '../support/guest-run.js';
 import { softwareCpuidProfile, type CpuidResult, type CpuidTable } from '../../src/vp/index.js';
+import { CHILD_DEFAULT_PRIVILEGES, composeChildCpuid, MAX_VPS_PER_PARTITION } from '../../src/hv/index.js';
+
+/** A new child partition's table: the processor profile plus the hypervisor's leaves. */
+function childTable(): CpuidTable {
+  const t = softwareCpuidProfile();
+  composeChildCpuid(t, CHILD_DEFAULT_PRIVILEGES, MAX_VPS_PER_PARTITION);
+  return t;
+}
 
 function expected(t: CpuidTable, leaf: number, sub: number): CpuidResult {
   const r = t.get(`${leaf.toString(16)}:${sub.toString(16)}`) ?? t.get(leaf.toString(16)) ?? { eax: 0, ebx: 0, ecx: 0, edx: 0 };
@@ -16,7 +24,7 @@ function expected(t: CpuidTable, leaf: number, sub: number): CpuidResult {
 }
 
 test('guest cpuid: every leaf the guest reads matches the partition CPUID table', () => {
-  const t = softwareCpuidProfile();
+  const t = childTable();
   const r = runGuest(buildGuest('cpuid'));
   const lines = r.output.split('\n').filter((l) => l.startsWith('cpuid '));
   assert.ok(r.output.includes('\ncpuid-end\n'), `guest did not finish the CPUID dump:\n${r.output}`);
@@ -28,10 +36,10 @@ test('guest cpuid: every leaf the guest reads matches the partition CPUID table'
   }
   // The guest enumerates what the table advertises: basic leaves up to leaf 0's max, hypervisor and extended
   // ranges up to their max leaves.
-  for (const want of ['0:0', '1:0', '7:0', '80000000:0', '80000001:0', '80000002:0', '80000008:0']) {
+  for (const want of ['0:0', '1:0', '7:0', '40000000:0', '40000005:0', '80000000:0', '80000001:0', '80000002:0', '80000008:0']) {
     assert.ok(seen.has(want), `guest never read leaf ${want}`);
   }
-  assert.ok(!seen.has('8:0') && !seen.has('80000009:0'), 'guest stays within the advertised maximum leaves');
+  assert.ok(!seen.has('8:0') && !seen.has('40000006:0') && !seen.has('80000009:0'), 'guest stays within the advertised maximum leaves');
   const failed = r.checks.filter((c) => !c.ok).map((c) => c.line);
   assert.deepEqual(failed, []);
   assert.deepEqual(r.checks.map((c) => c.what), [

@@ -2,6 +2,7 @@
 // include/hyperv/hvgdk_mini.h (HVCALL_*) and OpenVMM vm/hv1/hvdef/src/lib.rs (HypercallCode, HvError)).
 
 export const HvCall = {
+  NotifyLongSpinWait: 0x0008,
   CreatePartition: 0x0040,
   InitializePartition: 0x0041,
   FinalizePartition: 0x0042,
@@ -16,6 +17,9 @@ export const HvCall = {
   DeleteVp: 0x004f,
   GetVpRegisters: 0x0050,
   SetVpRegisters: 0x0051,
+  /** VMBus: a guest posts a message to a connection / signals an event (with SynIC; not implemented yet). */
+  PostMessage: 0x005c,
+  SignalEvent: 0x005d,
   FlushGuestPhysicalAddressList: 0x00b0,
   /** The root scheduler's "run this VP for a time slice" (Linux mshv_root uses it with the root scheduler). */
   DispatchVp: 0x00c2,

@@ -15,6 +15,8 @@ import {
 } from './partition-calls.js';
 import { flushGpaList, mapGpaPages, unmapGpaPages } from './memory-calls.js';
 import { createVp, dispatchVp, getVpRegisters, setVpRegisters } from './vp-calls.js';
+import { getPartitionId, notifyLongSpinWait, usable } from '../enlightenments/index.js';
+import { Privilege } from '../privileges.js';
 
 /**
  * A call's handler: parameters are byte offsets of the validated input and output in system memory.
@@ -32,12 +34,18 @@ interface CallSpec {
   repOut: number;
   /** Only a partition holding CPU_MANAGEMENT / CREATE_PARTITIONS (the root) may call it. */
   rootOnly: boolean;
+  /** A privilege the caller must hold (HV_STATUS_ACCESS_DENIED otherwise), or -1. */
+  privilege: number;
 }
 
 const CALLS = new Map<number, CallSpec>();
 function def(code: number, handler: CallHandler, inSize: number, outSize: number, opts: Partial<CallSpec> = {}): void {
-  CALLS.set(code, { handler, rep: false, inSize, outSize, repIn: 0, repOut: 0, rootOnly: true, ...opts });
+  CALLS.set(code, { handler, rep: false, inSize, outSize, repIn: 0, repOut: 0, rootOnly: true, privilege: -1, ...opts });
 }
+// Calls any partition may make (guests through their hypercall page).
+def(HvCall.NotifyLongSpinWait, notifyLongSpinWait, 8, 0, { rootOnly: false });
+def(HvCall.GetPartitionId, getPartitionId, 0, 8, { rootOnly: false, privilege: Privilege.ACCESS_PARTITION_ID });
+// The root's management calls.
 def(HvCall.CreatePartition, createPartition, 56, 8);
 def(HvCall.InitializePartition, initializePartition, 8, 0);
 def(HvCall.FinalizePartition, finalizePartition, 8, 0);
@@ -63,12 +71,23 @@ export class HypercallDispatcher {
 
   constructor(private readonly hv: Hypervisor, private readonly fastInputOffset: number) {}
 
-  /** A VP executed VMCALL: read RCX/RDX/R8, dispatch for its partition, write RAX. */
+  /**
+   * A VP executed VMCALL (at CPL 0 in protected or long mode; the processor raises #UD otherwise). TLFS
+   * register conventions: in 64-bit mode RCX control, RDX input GPA (or fast input 1), R8 output GPA (or fast
+   * input 2), result in RAX; in 32-bit modes EDX:EAX control, EBX:ECX input, EDI:ESI output, result in EDX:EAX.
+   */
   guestHypercall(vp: VirtualProcessor): void {
     const s = vp.cpu.s;
-    this.call(vp.partition, s[2], s[3], s[4], s[5], s[16], s[17]);
-    s[0] = this.resultLo;
-    s[1] = this.resultHi;
+    if (vp.cpu.mode64) {
+      this.call(vp.partition, s[2], s[3], s[4], s[5], s[16], s[17]);
+      s[0] = this.resultLo;
+      s[1] = this.resultHi;
+    } else {
+      // (register r's low half is s[2r]): EAX 0, ECX 1, EDX 2, EBX 3, ESI 6, EDI 7.
+      this.call(vp.partition, s[0], s[4], s[2], s[6], s[12], s[14]);
+      s[0] = this.resultLo; s[1] = 0;
+      s[4] = this.resultHi; s[5] = 0;
+    }
   }
 
   /**
@@ -86,6 +105,7 @@ export class HypercallDispatcher {
     const spec = CALLS.get(ctlLo & Control.CODE_MASK);
     if (spec === undefined) return HvStatus.INVALID_HYPERCALL_CODE;
     if (spec.rootOnly && !caller.isRoot) return HvStatus.ACCESS_DENIED;
+    if (spec.privilege >= 0 && !usable(caller.privileges, spec.privilege)) return HvStatus.ACCESS_DENIED;
     const repCount = ctlHi & Control.REP_COUNT_MASK;
     const repStart = (ctlHi >>> Control.REP_START_SHIFT) & Control.REP_COUNT_MASK;
     if (spec.rep) {

@@ -76,6 +76,7 @@ export function setPartitionProperty(hv: Hypervisor, caller: Partition, inOff: n
       if ((lo & ROOT_ONLY_PRIVILEGES.lo) !== 0 || (hi & ROOT_ONLY_PRIVILEGES.hi) !== 0) return HvStatus.PROPERTY_VALUE_OUT_OF_RANGE;
       p.privileges.lo = lo;
       p.privileges.hi = hi;
+      p.privilegesChanged();
       return HvStatus.SUCCESS;
     case PartitionProperty.PROCESSOR_CLOCK_FREQUENCY:
       return HvStatus.OPERATION_DENIED; // virtual time runs at a fixed rate
