@@ -36,9 +36,13 @@ export async function aptListsState(maxAgeMs: number): Promise<AptListsState> {
   return Date.now() - newest > maxAgeMs ? 'stale' : 'fresh';
 }
 
-/** apt-get update (needs root). */
+/** apt-get update (needs root). Waits (up to a minute) while another apt holds the lists lock. */
 export async function aptUpdate(): Promise<void> {
-  const r = await apt('apt-get', ['update', '-q']);
+  let r = await apt('apt-get', ['update', '-q']);
+  for (let i = 0; i < 20 && r.status !== 0 && /Could not get lock/.test(r.stderr); i++) {
+    await new Promise((res) => setTimeout(res, 3000));
+    r = await apt('apt-get', ['update', '-q']);
+  }
   if (r.status !== 0 && typeof process.getuid === 'function' && process.getuid() !== 0) {
     throw new GuestImageError('download', `apt-get update needs root: run "sudo apt-get update" once, then fetch again (${firstErrorLine(r)})`);
   }

@@ -39,13 +39,17 @@ export interface GuestInitramfsInput {
   modules: ModuleResolution;
 }
 
-/** The module list file: a header, then "name path" per module in load order. */
-export function modulesListText(release: string, modules: ModuleResolution): string {
+/** The module list file: a header, then "name path deps" per module in load order (deps comma-separated). */
+export function modulesListText(release: string, modules: ModuleResolution, depsOf: (name: string) => string[]): string {
+  const included = new Set(modules.order.map((m) => m.name));
   const lines = [
     `# Kernel modules in this initramfs, in load order (hypatia guest, Linux ${release}).`,
-    `# name path; built into the kernel (nothing to load): ${modules.builtin.join(' ') || 'none'}`,
+    `# name path dependencies; built into the kernel (nothing to load): ${modules.builtin.join(' ') || 'none'}`,
   ];
-  for (const m of modules.order) lines.push(`${m.name} /lib/modules/${release}/${plainModulePath(m.path)}`);
+  for (const m of modules.order) {
+    const deps = depsOf(m.name).filter((d) => included.has(d)).join(',');
+    lines.push(`${m.name} /lib/modules/${release}/${plainModulePath(m.path)}${deps ? ` ${deps}` : ''}`);
+  }
   return `${lines.join('\n')}\n`;
 }
 
@@ -85,7 +89,7 @@ export function guestInitramfsFiles(input: GuestInitramfsInput, depsOf: (name: s
     files.push({ path: `lib/modules/${input.release}/${plainModulePath(m.path)}`, data: readModuleFile(join(input.modulesDir, m.path)), mode: 0o644 });
   }
   files.push({ path: `lib/modules/${input.release}/modules.dep`, data: modulesDepText(input.modules, depsOf) });
-  files.push({ path: MODULES_LIST_PATH, data: modulesListText(input.release, input.modules) });
+  files.push({ path: MODULES_LIST_PATH, data: modulesListText(input.release, input.modules, depsOf) });
   files.push({ path: 'etc/hostname', data: 'hypatia-guest\n' });
   files.push({ path: 'etc/profile', data: 'export PATH=/usr/sbin:/usr/bin:/sbin:/bin\nexport PS1=\'\\h:\\w\\$ \'\n' });
   return files;

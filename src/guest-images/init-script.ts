@@ -1,6 +1,7 @@
 // The guest's /init, run by the kernel as PID 1 from the initramfs (busybox sh). It mounts the kernel
 // filesystems, loads the modules listed in /etc/hypatia-modules in order (a module whose device is absent
-// fails; that is logged, not fatal), prints READY_MARKER, optionally runs the program named by
+// fails, e.g. hv_vmbus off Hyper-V: that is logged, not fatal, and the modules needing it are skipped rather
+// than tried, which would only fill the log with unknown symbols), prints READY_MARKER, optionally runs the program named by
 // hypatia.run=PATH[,ARG...] on the kernel command line, then keeps a shell on the console. PID 1 must never
 // exit (the kernel panics), hence the respawn loop; `setsid cttyhack sh` runs in a child (not a session
 // leader, so setsid does not fork away) and gives the shell the console (/dev/ttyS0 with console=ttyS0) as
@@ -10,7 +11,7 @@
 export const READY_MARKER = 'hypatia-init: ready';
 /** Prefix of every line /init prints. */
 export const INIT_LOG_PREFIX = 'hypatia-init:';
-/** Where the initramfs lists its modules, one "name path" line each in load order. */
+/** Where the initramfs lists its modules in load order, a "name path dep,dep" line each (deps: modules listed earlier). */
 export const MODULES_LIST_PATH = '/etc/hypatia-modules';
 
 export interface InitScriptOptions {
@@ -29,20 +30,31 @@ mount -t sysfs sysfs /sys || log "cannot mount /sys"
 mount -t devtmpfs devtmpfs /dev || log "cannot mount devtmpfs on /dev"
 mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts || log "cannot mount /dev/pts"
+hostname -F /etc/hostname
 log "Linux $(uname -r), $(grep -c ^processor /proc/cpuinfo) CPU(s), cmdline: $(cat /proc/cmdline)"
 
 loaded=0
 failed=0
-while read -r name path; do
+skipped=0
+have=" "
+while read -r name path deps; do
   case "$name" in ''|'#'*) continue ;; esac
-  if out=$(insmod "$path" 2>&1); then
+  missing=
+  for d in $(echo "$deps" | tr , ' '); do
+    case "$have" in *" $d "*) ;; *) missing="$missing $d" ;; esac
+  done
+  if [ -n "$missing" ]; then
+    skipped=$((skipped + 1))
+    log "skip $name: needs$missing"
+  elif out=$(insmod "$path" 2>&1); then
     loaded=$((loaded + 1))
+    have="$have$name "
   else
     failed=$((failed + 1))
     log "insmod $name failed: $out"
   fi
 done < ${MODULES_LIST_PATH}
-log "modules: $loaded loaded, $failed failed"
+log "modules: $loaded loaded, $failed failed, $skipped skipped"
 echo "${READY_MARKER}"
 
 run=
