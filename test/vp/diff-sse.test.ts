@@ -185,7 +185,7 @@ for (const insn of ['movups xmm1, XMMWORD PTR [0x200008]', 'addss xmm2, DWORD PT
   addForm(insn, F32);
 }
 
-// ---- forms CPUID does not report must stay #UD (SSE3, SSSE3, SSE4; MMX-register forms are #UD here too)
+// ---- forms CPUID does not report must stay #UD (SSE3, SSSE3, SSE4; MMX-register forms are diff-mmx.test.ts's)
 // (The host has these instructions, so they run on the host only in sse-faults.test.ts's expectations.)
 
 suite('sse alignment');

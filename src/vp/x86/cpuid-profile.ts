@@ -9,7 +9,7 @@ function ascii4(s: string): number {
 
 // CPUID.1:EDX
 const FPU = 1 << 0, PSE = 1 << 3, TSC = 1 << 4, MSR = 1 << 5, PAE = 1 << 6, CX8 = 1 << 8, PGE = 1 << 13;
-const CMOV = 1 << 15, PAT = 1 << 16, CLFSH = 1 << 19, FXSR = 1 << 24, SSE = 1 << 25, SSE2 = 1 << 26;
+const CMOV = 1 << 15, PAT = 1 << 16, CLFSH = 1 << 19, MMX = 1 << 23, FXSR = 1 << 24, SSE = 1 << 25, SSE2 = 1 << 26;
 // CPUID.1:ECX (bit 31, "hypervisor present", is the hypervisor's to add: src/hv/enlightenments)
 const CX16 = 1 << 13;
 // CPUID.80000001:EDX / ECX
@@ -28,7 +28,7 @@ export function softwareCpuidProfile(): CpuidTable {
   set('0', 0x7, ascii4('Genu'), ascii4('ntel'), ascii4('ineI'));
   // Family 6 model 0x3A stepping 9; EBX: CLFLUSH line 8 qwords, 1 logical processor (APIC id patched per VP).
   set('1', 0x000306a9, 0x00010800, CX16,
-    FPU | PSE | TSC | MSR | PAE | CX8 | PGE | CMOV | PAT | CLFSH | FXSR | SSE | SSE2);
+    FPU | PSE | TSC | MSR | PAE | CX8 | PGE | CMOV | PAT | CLFSH | MMX | FXSR | SSE | SSE2);
   set('7:0', 0, 0, 0, 0); // no FSGSBASE, BMI, AVX2, SMEP, SMAP, ...
   set('80000000', 0x80000008, 0, 0, 0);
   set('80000001', 0, 0, LAHF_LM, SYSCALL | NX | PAGE1GB | RDTSCP | LM);

@@ -20,3 +20,8 @@ import './sse-cvt.js';
 import './sse-mxcsr.js';
 import './sse-fxsave.js';
 import './compat.js';
+// MMX forms extend opcodes the SSE modules registered (each mmx-*.ts imports the SSE module it extends).
+import './mmx-int.js';
+import './mmx-move.js';
+import './mmx-shuffle.js';
+import './mmx-cvt.js';
