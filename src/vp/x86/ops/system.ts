@@ -497,8 +497,9 @@ function clflush(cpu: X86Cpu, i: Insn): void {
 }
 
 function hypercall(cpu: X86Cpu, _i: Insn): void {
-  // VMCALL from user mode raises #UD in a Hyper-V guest (TLFS: hypercalls require CPL 0).
-  if (cpu.cpl !== 0) cpu.fault(EXC_UD);
+  // TLFS "Valid Hypercall Environments": only CPL 0 in protected or long mode; elsewhere (user mode, real
+  // mode, whose CPL is 0 too) VMCALL raises #UD.
+  if (cpu.cpl !== 0 || (cpu.s[S_CR0] & 1) === 0) cpu.fault(EXC_UD);
   cpu.platform.hypercall();
   cpu.stopBlock = true;
 }
