@@ -40,7 +40,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BareMachine } from '../bare-machine.js';
-import { compatMachine, enterUser32, FRAME, STUBS } from './compat-machine.js';
+import { compatMachine, enterUser32, FRAME, STUBS, USER64_CS } from './compat-machine.js';
 import { EXIT_HLT } from '../../../src/vp/index.js';
 import { LZ_NONE, readFlags } from '../../../src/vp/x86/flags.js';
 import { S_LZ_OP, S_RFLAGS, S_RIP } from '../../../src/vp/x86/state.js';
@@ -516,7 +516,8 @@ function runNative(bytes: Uint8Array[], offs: number[], batch: Batch, window: nu
     if (w + 39 > out.length) throw new Error(`native runner output ends early (case ${c} of ${n})`);
     o.vector[c] = out[w];
     o.err[c] = out[w + 1];
-    o.rip[c] = o.vector[c] >= 0 ? (out[w + 2] >>> 0) + (out[w + 3] >>> 0) * 4294967296 : -1;
+    // Compatibility mode: EIP offsets modulo 2^32 (a target below CODE wraps the same way in both worlds).
+    o.rip[c] = o.vector[c] < 0 ? -1 : compat ? out[w + 2] >>> 0 : (out[w + 2] >>> 0) + (out[w + 3] >>> 0) * 4294967296;
     o.regs.set(out.subarray(w + 4, w + 4 + CASE_INTS), c * CASE_INTS);
     const runs = out[w + 4 + CASE_INTS];
     w += 5 + CASE_INTS;
@@ -617,9 +618,11 @@ function getCompatMachine(): BareMachine {
 }
 
 /**
- * The VP side in compatibility mode: each case starts in the 32-bit user code segment at CPL 3. The HLT after
- * the snippet raises #GP(0) there, which marks normal completion; a software interrupt reaches its HLT stub at
- * CPL 0 and is reported like the host's signal: vector, RIP, RSP and RFLAGS from the frame the processor pushed.
+ * The VP side in compatibility mode: each case starts in the 32-bit user code segment at CPL 3. As on the host,
+ * each snippet ends with a direct far JMP to the 64-bit user code segment, at a trampoline after the last snippet
+ * (the same bytes at the same addresses, so a snippet that left 32-bit mode meets the same #UD); the trampoline's
+ * HLT raises #GP(0) at CPL 3, which marks normal completion. A software interrupt reaches its HLT stub at CPL 0
+ * and is reported like the host's signal: vector, RIP, RSP and RFLAGS from the frame the processor pushed.
  */
 function runVpCompat(bytes: Uint8Array[], offs: number[], batch: Batch, window: number): Outcome {
   const m = getCompatMachine();
@@ -628,8 +631,14 @@ function runVpCompat(bytes: Uint8Array[], offs: number[], batch: Batch, window: 
   const n = batch.snippet.length;
   let end = 0;
   for (let k = 0; k < bytes.length; k++) end = Math.max(end, offs[k] + bytes[k].length + 16);
-  const code = new Uint8Array(end).fill(0xcc);
-  bytes.forEach((b, k) => { code.set(b, offs[k]); code[offs[k] + b.length] = 0xf4; });
+  const tramp = (end + 15) & ~15;
+  const code = new Uint8Array(tramp + 16).fill(0xcc);
+  const t32 = CODE + tramp;
+  bytes.forEach((b, k) => {
+    code.set(b, offs[k]);
+    code.set([0xea, t32 & 0xff, (t32 >> 8) & 0xff, (t32 >> 16) & 0xff, t32 >>> 24, USER64_CS, 0], offs[k] + b.length);
+  });
+  code[tramp] = 0xf4;
   m.load(CODE, code);
   const o: Outcome = {
     vector: new Int32Array(n), err: new Int32Array(n), rip: new Float64Array(n), regs: new Int32Array(n * CASE_INTS),
@@ -640,7 +649,7 @@ function runVpCompat(bytes: Uint8Array[], offs: number[], batch: Batch, window: 
     const base = c * CASE_INTS;
     enterUser32(m);
     for (let k = 0; k < 32; k++) s[k] = batch.regs[base + k];
-    s[S_RFLAGS] = (batch.regs[base + 32] & COMPARED_FLAGS) | 2;
+    s[S_RFLAGS] = (batch.regs[base + 32] & COMPARED_FLAGS) | 0x202; // IF=1, as in any user process
     s[S_LZ_OP] = LZ_NONE;
     s[S_RIP] = CODE + offs[sn];
     s[S_RIP + 1] = 0;
@@ -656,7 +665,7 @@ function runVpCompat(bytes: Uint8Array[], offs: number[], batch: Batch, window: 
     for (let k = 0; k < 32; k++) o.regs[base + k] = s[k];
     o.regs[base + 32] = readFlags(s);
     o.regs[base + 33] = 0;
-    const done = CODE + offs[sn] + bytes[sn].length;
+    const done = t32;
     const rip = s[S_RIP];
     o.vector[c] = -1;
     o.err[c] = 0;
@@ -666,16 +675,16 @@ function runVpCompat(bytes: Uint8Array[], offs: number[], batch: Batch, window: 
     } else if (compatVector >= 0) {
       o.vector[c] = compatVector;
       o.err[c] = compatErr;
-      o.rip[c] = rip - CODE;
+      o.rip[c] = (rip - CODE) >>> 0;
     } else if (exit === EXIT_HLT && cpu.cpl === 0 && rip > STUBS && rip <= STUBS + 256) {
       const dv = m.dv;
       o.vector[c] = rip - STUBS - 1;
-      o.rip[c] = Number(dv.getBigUint64(FRAME, true)) - CODE;
+      o.rip[c] = (dv.getUint32(FRAME, true) - CODE) >>> 0;
       o.regs[base + 32] = dv.getUint32(FRAME + 16, true);
       o.regs[base + 2 * 4] = dv.getInt32(FRAME + 24, true);
       o.regs[base + 2 * 4 + 1] = dv.getInt32(FRAME + 28, true);
     } else if (o.note[c] === undefined) {
-      o.note[c] = `VP stopped with exit ${exit} at RIP ${hex64(rip, s[S_RIP + 1])} (CPL ${cpu.cpl}), expected the HLT after the snippet`;
+      o.note[c] = `VP stopped with exit ${exit} at RIP ${hex64(rip, s[S_RIP + 1])} (CPL ${cpu.cpl}), expected the return to 64-bit code`;
     }
     o.mem.set(m.u8.subarray(DATA, DATA + window), c * window);
   }
