@@ -16,6 +16,8 @@ export const HvMessageType = {
   UNRECOVERABLE_EXCEPTION: 0x80000021,
   X64_IO_PORT_INTERCEPT: 0x80010000,
   X64_MSR_INTERCEPT: 0x80010001,
+  /** EOI of a level-triggered interrupt (hv_x64_apic_eoi_message: u32 vp_index, u32 interrupt_vector). */
+  X64_APIC_EOI: 0x80010004,
   X64_HALT: 0x80010007,
 } as const;
 
@@ -64,6 +66,9 @@ export const MessageLayout = {
   msrRdx: 64,
   msrRax: 72,
   MSR_END: 80,
+  // hv_x64_apic_eoi_message (no intercept header: vp_index at 16, then the vector)
+  eoiVector: 20,
+  APIC_EOI_END: 24,
 } as const;
 
 /** HV_CACHE_TYPE_UNCACHED: unmapped GPAs are device space. */
@@ -87,6 +92,8 @@ export class InterceptMessage {
   /** Data written (low 32 bits; MSR writes also dataHi). */
   data = 0;
   dataHi = 0;
+  /** X64_APIC_EOI: the vector the guest EOIed. */
+  vector = 0;
 
   // The root's answer.
   /** Value returned by a read (low 32 bits; MSR reads also valueHi). Defaults to all-ones. */
@@ -119,7 +126,7 @@ export class InterceptMessage {
     this.valueHi = -1;
     this.injectGp = false;
     this.suspendRequested = false;
-    this.port = 0; this.gpa = 0; this.msr = 0; this.size = 0; this.data = 0; this.dataHi = 0;
+    this.port = 0; this.gpa = 0; this.msr = 0; this.size = 0; this.data = 0; this.dataHi = 0; this.vector = 0;
     const dv = this.dv;
     this.bytes.fill(0);
     dv.setUint32(MessageLayout.type, type >>> 0, true);
@@ -159,11 +166,18 @@ export class InterceptMessage {
     dv.setUint32(MessageLayout.msrRdx, hi >>> 0, true);
   }
 
+  /** HvMessageTypeX64ApicEoi: a level-triggered `vector` was EOIed on VP `vpIndex`. */
+  beginApicEoi(vpIndex: number, vector: number): void {
+    this.begin(HvMessageType.X64_APIC_EOI, vpIndex, 0, MessageLayout.APIC_EOI_END);
+    this.vector = vector;
+    this.dv.setUint32(MessageLayout.eoiVector, vector >>> 0, true);
+  }
+
   /** The message as JSON (for tracing and inspection). */
   inspect(): Record<string, unknown> {
     return {
       type: '0x' + (this.type >>> 0).toString(16), vpIndex: this.vpIndex, accessType: this.accessType,
-      port: this.port, gpa: this.gpa, msr: this.msr, size: this.size, data: this.data >>> 0,
+      port: this.port, gpa: this.gpa, msr: this.msr, size: this.size, data: this.data >>> 0, vector: this.vector,
       rip: '0x' + this.dv.getBigUint64(MessageLayout.rip, true).toString(16),
     };
   }

@@ -5,17 +5,27 @@ import { X86Engine, type VpPlatform } from '../vp/index.js';
 import { EXIT_BUDGET, EXIT_HLT, EXIT_STOP, EXIT_TRIPLE_FAULT, GPA_READ, GPA_WRITE } from '../vp/index.js';
 import type { X86Cpu } from '../vp/index.js';
 // The VP state page layout is the contract between the hypervisor (which owns the page) and the engine.
-import { S_CPL, S_CR0, S_EFER, S_INT_SHADOW, S_RFLAGS, S_RIP, S_SEG_ATTR, S_SEG_BASE, S_SEG_LIMIT, S_SEG_SEL } from '../vp/x86/state.js';
+import {
+  S_APIC_BASE, S_CPL, S_CR0, S_CR8, S_EFER, S_INT_SHADOW, S_RFLAGS, S_RIP, S_SEG_ATTR, S_SEG_BASE, S_SEG_LIMIT, S_SEG_SEL,
+  S_TSC_OFFSET,
+} from '../vp/x86/state.js';
+import { PHYS_ADDR_BITS } from '../vp/x86/cpuid-profile.js';
 import { readFlags } from '../vp/x86/flags.js';
 import { DispatchEvent, DispatchState, InterceptAccess } from './hypercall/layouts.js';
 import { HvMessageType, InterceptAccessType, InterceptMessage, MessageLayout } from './intercept-message.js';
 import { MSR_DONE, MSR_NOT_SYNTHETIC, readSyntheticMsr, writeSyntheticMsr } from './enlightenments/index.js';
 import type { Partition } from './partition.js';
+import {
+  APIC_BASE_MSR, apicBaseWriteAllowed, LocalApic, routeInterrupt, TSC_DEADLINE_MSR, X2APIC_MSR_FIRST, X2APIC_MSR_LAST,
+  type ApicHost,
+} from './apic/index.js';
 import { TSC_TICKS_PER_INSTRUCTION, ticksToPair } from './virtual-time.js';
 
 const SEG_CS = 1;
 const FLAG_IF = 1 << 9;
 const CR0_PE = 1, CR0_AM = 1 << 18, EFER_LMA = 1 << 10;
+const CPUID1_ECX_X2APIC = 1 << 21;
+const TWO32 = 4294967296;
 
 /** The hypervisor services a VP calls back into (kept narrow to avoid a dependency cycle). */
 export interface VpHost {
@@ -29,7 +39,7 @@ export class DispatchResult {
   event = 0;
 }
 
-export class VirtualProcessor implements VpPlatform {
+export class VirtualProcessor implements VpPlatform, ApicHost {
   readonly engine: X86Engine;
   readonly cpu: X86Cpu;
   readonly message: InterceptMessage;
@@ -45,6 +55,12 @@ export class VirtualProcessor implements VpPlatform {
   running = false;
   /** Output of the last HvCallDispatchVp (reused). */
   readonly lastDispatch = new DispatchResult();
+  /** The local APIC the hypervisor virtualizes for this VP (xAPIC page, x2APIC MSRs, timer). */
+  readonly apic: LocalApic;
+  /** The root asked the running dispatch to return (requestStop), as opposed to an APIC timer re-time. */
+  private stopRequested = false;
+  /** The guest reprogrammed its APIC timer during the run: the run budget must be recomputed. */
+  private retime = false;
   private readonly s: Int32Array;
 
   constructor(
@@ -59,11 +75,22 @@ export class VirtualProcessor implements VpPlatform {
     this.cpu = this.engine.cpu;
     this.s = this.cpu.s;
     this.message = new InterceptMessage(memory, messagePage * 4096);
+    this.apic = new LocalApic(index, this);
   }
 
   // ------------------------------------------------------------ dispatch (HvCallDispatchVp)
 
-  /** Run for up to `budget` instructions. */
+  /** This VP's virtual time in instructions: retired, plus skipped while halted (see virtual-time.ts). */
+  get instructionTime(): number {
+    return this.cpu.icount + this.skippedInstructions;
+  }
+
+  /**
+   * Run for up to `budget` instructions of virtual time. The run stops at each APIC timer expiry, so a timer
+   * interrupt arrives at its exact point in the instruction stream. A VP halted with interrupts enabled
+   * fast-forwards virtual time to the next expiry that can wake it (no waiting), and is BLOCKED only when
+   * nothing but an interrupt from the root can wake it.
+   */
   dispatch(budget: number, clearInterceptSuspend: boolean, out: DispatchResult): void {
     out.state = DispatchState.READY;
     out.event = DispatchEvent.INTERCEPT;
@@ -72,52 +99,84 @@ export class VirtualProcessor implements VpPlatform {
       if (!clearInterceptSuspend) return;
       this.interceptSuspended = false;
     }
-    if (this.halted) {
-      if (!this.cpu.irqPending && !this.cpu.nmiPending) {
-        out.state = DispatchState.BLOCKED;
+    this.partition.counters.dispatches++;
+    const apic = this.apic;
+    const end = this.instructionTime + budget;
+    this.stopRequested = false;
+    for (;;) {
+      const now = this.instructionTime;
+      apic.pollTimer(now * TSC_TICKS_PER_INSTRUCTION);
+      if (this.halted) {
+        if (this.cpu.nmiPending || apic.highestDeliverable() >= 0) {
+          this.halted = false;
+        } else {
+          const wake = apic.timerCanWake() ? this.timerDeadlineInstructions() : Infinity;
+          if (wake === Infinity) {
+            out.state = DispatchState.BLOCKED;
+            out.event = DispatchEvent.SUSPEND;
+            return;
+          }
+          if (wake >= end) {
+            this.skippedInstructions += end - now;
+            out.event = DispatchEvent.SUSPEND;
+            return;
+          }
+          this.skippedInstructions += wake - now;
+          continue;
+        }
+      }
+      if (now >= end) {
         out.event = DispatchEvent.SUSPEND;
         return;
       }
-      this.halted = false;
-    }
-    this.partition.counters.dispatches++;
-    this.running = true;
-    let exit: number;
-    try {
-      exit = this.engine.run(budget);
-    } finally {
-      this.running = false;
-    }
-    switch (exit) {
-      case EXIT_BUDGET:
-        out.event = DispatchEvent.SUSPEND;
-        return;
-      case EXIT_STOP:
-        if (!this.interceptSuspended) out.event = DispatchEvent.SUSPEND;
-        return;
-      case EXIT_HLT:
-        if ((this.s[S_RFLAGS] & FLAG_IF) === 0 && !this.cpu.nmiPending) {
-          // Nothing can wake this VP: tell the root (Hyper-V sends HvMessageTypeX64Halt).
-          this.fillHeader(this.message.begin(HvMessageType.X64_HALT, this.index, InterceptAccessType.EXECUTE, MessageLayout.HEADER_END), false);
+      const deadline = this.timerDeadlineInstructions();
+      const slice = (deadline < end ? Math.max(deadline, now + 1) : end) - now;
+      this.retime = false;
+      this.running = true;
+      let exit: number;
+      try {
+        exit = this.engine.run(slice);
+      } finally {
+        this.running = false;
+      }
+      switch (exit) {
+        case EXIT_BUDGET:
+          continue;
+        case EXIT_STOP:
+          if (this.interceptSuspended) return;
+          if (this.retime && !this.stopRequested) continue; // the timer moved: new budget
+          out.event = DispatchEvent.SUSPEND;
+          return;
+        case EXIT_HLT:
+          if ((this.s[S_RFLAGS] & FLAG_IF) === 0 && !this.cpu.nmiPending) {
+            // Nothing can wake this VP: tell the root (Hyper-V sends HvMessageTypeX64Halt).
+            this.fillHeader(this.message.begin(HvMessageType.X64_HALT, this.index, InterceptAccessType.EXECUTE, MessageLayout.HEADER_END), false);
+            this.deliver(true);
+            return;
+          }
+          this.halted = true;
+          continue;
+        case EXIT_TRIPLE_FAULT:
+          this.shutdown = true;
+          this.fillHeader(this.message.begin(HvMessageType.UNRECOVERABLE_EXCEPTION, this.index, InterceptAccessType.EXECUTE, MessageLayout.HEADER_END), false);
           this.deliver(true);
           return;
-        }
-        this.halted = true;
-        out.state = DispatchState.BLOCKED;
-        out.event = DispatchEvent.SUSPEND;
-        return;
-      case EXIT_TRIPLE_FAULT:
-        this.shutdown = true;
-        this.fillHeader(this.message.begin(HvMessageType.UNRECOVERABLE_EXCEPTION, this.index, InterceptAccessType.EXECUTE, MessageLayout.HEADER_END), false);
-        this.deliver(true);
-        return;
-      default:
-        out.event = DispatchEvent.SUSPEND;
+        default:
+          out.event = DispatchEvent.SUSPEND;
+          return;
+      }
     }
+  }
+
+  /** The APIC timer's next expiry as an instruction time (rounded up); Infinity when it would raise nothing. */
+  private timerDeadlineInstructions(): number {
+    const t = this.apic.timerDeadline();
+    return t === Infinity ? Infinity : Math.ceil(t / TSC_TICKS_PER_INSTRUCTION);
   }
 
   /** Ask a running VP to return from its dispatch soon (e.g. the root wants the CPU back). */
   requestStop(): void {
+    this.stopRequested = true;
     this.engine.requestStop();
   }
 
@@ -199,13 +258,20 @@ export class VirtualProcessor implements VpPlatform {
     dv.setUint32(MessageLayout.ioRdi + 4, s[15] >>> 0, true);
   }
 
+  /** Is `gpa` in this VP's xAPIC page (the hypervisor serves it; the root never sees those accesses)? */
+  private apicPage(gpa: number): boolean {
+    return this.s[S_APIC_BASE + 1] === 0 && this.apic.claimsMmio(gpa);
+  }
+
   mmioRead(gpa: number, size: number): number {
+    if (this.apicPage(gpa)) return this.apic.mmioRead(gpa & 0xfff, size);
     if (this.partition.interceptHandler === null) return -1;
     this.memoryIntercept(gpa, size, InterceptAccessType.READ, GPA_READ, 0);
     return this.message.value;
   }
 
   mmioWrite(gpa: number, size: number, value: number): void {
+    if (this.apicPage(gpa)) { this.apic.mmioWrite(gpa & 0xfff, size, value); return; }
     if (this.partition.interceptHandler === null) return;
     this.memoryIntercept(gpa, size, InterceptAccessType.WRITE, GPA_WRITE, size === 4 ? value : value & ((1 << (size * 8)) - 1));
   }
@@ -225,6 +291,10 @@ export class VirtualProcessor implements VpPlatform {
     // Synthetic MSRs the partition may use are the hypervisor's own (never intercepted by the root).
     const r = readSyntheticMsr(this, msr, out);
     if (r !== MSR_NOT_SYNTHETIC) return r === MSR_DONE;
+    // The local APIC's MSRs are the hypervisor's (IA32_APIC_BASE itself is kept in the state page).
+    if (msr >= X2APIC_MSR_FIRST && msr <= X2APIC_MSR_LAST) return this.apic.rdmsr(msr, out);
+    if (msr === TSC_DEADLINE_MSR) { this.apic.readDeadline(out); return true; }
+    if (msr === APIC_BASE_MSR) return false;
     if (!this.msrIntercepted(msr, InterceptAccess.READ)) return false;
     const m = this.message;
     this.fillHeader(m.begin(HvMessageType.X64_MSR_INTERCEPT, this.index, InterceptAccessType.READ, MessageLayout.MSR_END), true);
@@ -239,12 +309,27 @@ export class VirtualProcessor implements VpPlatform {
   wrmsr(msr: number, lo: number, hi: number): boolean {
     const r = writeSyntheticMsr(this, msr, lo, hi);
     if (r !== MSR_NOT_SYNTHETIC) return r === MSR_DONE;
+    if (msr >= X2APIC_MSR_FIRST && msr <= X2APIC_MSR_LAST) return this.apic.wrmsr(msr, lo, hi);
+    if (msr === TSC_DEADLINE_MSR) { this.apic.writeDeadline(lo, hi); return true; }
+    if (msr === APIC_BASE_MSR) return this.writeApicBase(lo, hi);
     if (!this.msrIntercepted(msr, InterceptAccess.WRITE)) return false;
     const m = this.message;
     this.fillHeader(m.begin(HvMessageType.X64_MSR_INTERCEPT, this.index, InterceptAccessType.WRITE, MessageLayout.MSR_END), true);
     m.setMsr(msr, lo, hi);
     this.deliver(false);
     return !m.injectGp;
+  }
+
+  /** WRMSR IA32_APIC_BASE: legal values and mode transitions only (false is #GP). */
+  private writeApicBase(lo: number, hi: number): boolean {
+    const s = this.s, old = s[S_APIC_BASE];
+    const leaf1 = this.partition.cpuid.get('1');
+    const x2apic = leaf1 !== undefined && (leaf1.ecx & CPUID1_ECX_X2APIC) !== 0;
+    if (!apicBaseWriteAllowed(old, lo, hi, PHYS_ADDR_BITS, x2apic)) return false;
+    s[S_APIC_BASE] = lo;
+    s[S_APIC_BASE + 1] = hi;
+    this.apic.baseChanged(old, lo);
+    return true;
   }
 
   private msrIntercepted(msr: number, access: number): boolean {
@@ -264,7 +349,55 @@ export class VirtualProcessor implements VpPlatform {
   }
 
   acknowledgeInterrupt(): number {
-    return -1; // no interrupt controller yet
+    return this.apic.acknowledge();
+  }
+
+  // ------------------------------------------------------------ ApicHost (what the local APIC sees of its VP)
+
+  now(): number {
+    return this.instructionTime * TSC_TICKS_PER_INSTRUCTION;
+  }
+
+  tscOffset(): number {
+    return this.s[S_TSC_OFFSET + 1] * TWO32 + (this.s[S_TSC_OFFSET] >>> 0);
+  }
+
+  apicBaseLo(): number {
+    return this.s[S_APIC_BASE];
+  }
+
+  readCr8(): number {
+    return this.s[S_CR8];
+  }
+
+  writeCr8(value: number): void {
+    this.s[S_CR8] = value;
+  }
+
+  kick(): void {
+    this.engine.signalInterrupt();
+  }
+
+  nmi(): void {
+    this.cpu.nmiPending = true;
+    this.engine.signalInterrupt();
+  }
+
+  timerChanged(): void {
+    if (!this.running) return;
+    this.retime = true;
+    this.engine.requestStop();
+  }
+
+  /** A level-triggered vector was EOIed: HvMessageTypeX64ApicEoi to the root, whose IOAPIC asserted it. */
+  eoiBroadcast(vector: number): void {
+    if (this.partition.interceptHandler === null) return;
+    this.message.beginApicEoi(this.index, vector);
+    this.deliver(false);
+  }
+
+  sendIpi(source: LocalApic, mode: number, vector: number, dest: number, logical: boolean, shorthand: number): void {
+    routeInterrupt(this.partition.vps, source, mode, vector, false, dest, logical, shorthand);
   }
 
   inspect(): Record<string, unknown> {
@@ -274,6 +407,8 @@ export class VirtualProcessor implements VpPlatform {
       interceptSuspended: this.interceptSuspended,
       shutdown: this.shutdown,
       statePage: this.statePage,
+      virtualTsc: this.now(),
+      apic: this.apic.inspect(),
       lastMessage: this.message.type !== 0 ? this.message.inspect() : null,
       engine: this.engine.inspect(),
     };

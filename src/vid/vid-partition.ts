@@ -1,7 +1,7 @@
 // A child partition as the root manages it: RAM taken from the root's pages and mapped at GPA 0, VPs,
 // intercepts routed to a handler, guest memory access, and teardown that gives the pages back to the root.
 import {
-  DispatchOutcome, HvRegister, InterceptAccess, InterceptType, MapGpaFlags, type InterceptHandler,
+  DispatchOutcome, HvInterruptType, HvRegister, InterceptAccess, InterceptType, MapGpaFlags, type InterceptHandler,
   type InterceptMessage, type RegisterValue, type CpuidLeaf, type WinHv,
 } from '../winhv/index.js';
 import { GuestMemory } from './guest-memory.js';
@@ -15,6 +15,16 @@ export interface VidPartitionConfig {
   memoryBytes: number;
   /** Number of VPs (default 1). */
   vpCount?: number;
+}
+
+/** How VidPartition.assertInterrupt addresses and triggers an interrupt. */
+export interface InterruptOptions {
+  /** HvInterruptType (default FIXED). */
+  type?: number;
+  /** APIC ID (physical) or logical destination (default 0: the boot VP). */
+  destination?: number;
+  logical?: boolean;
+  levelTriggered?: boolean;
 }
 
 export class VidPartition {
@@ -101,6 +111,17 @@ export class VidPartition {
 
   interceptMessage(vp: number): InterceptMessage | null {
     return this.winhv.interceptMessage(this.id, vp);
+  }
+
+  /**
+   * Raise an interrupt in the guest's local APIC(s), as an interrupt controller's message would: `vector` to
+   * the APIC with ID `destination` (or the logical destination, with `logical`), fixed delivery unless `type`
+   * says otherwise (an HvInterruptType). Level-triggered vectors come back as HvMessageTypeX64ApicEoi
+   * intercepts when the guest EOIs them.
+   */
+  assertInterrupt(vector: number, opts: InterruptOptions = {}): void {
+    this.winhv.assertVirtualInterrupt(this.id, opts.type ?? HvInterruptType.FIXED, vector, opts.destination ?? 0,
+      opts.logical ?? false, opts.levelTriggered ?? false);
   }
 
   /** Run a VP for a slice of virtual time (100 ns units). The outcome object is reused. */

@@ -4,7 +4,7 @@ export { HvError } from './hv-error.js';
 export { RootPageAllocator } from './root-pages.js';
 export {
   HvCall, HvStatus, HvRegister, HvMessageType, InterceptAccessType, InterceptType, InterceptAccess, MapGpaFlags,
-  DispatchState, DispatchEvent, DispatchVpFlags, PartitionProperty, MessageLayout, INSTRUCTIONS_PER_100NS,
+  DispatchState, DispatchEvent, DispatchVpFlags, PartitionProperty, HvInterruptType, MessageLayout, INSTRUCTIONS_PER_100NS,
   VIRTUAL_TSC_HZ, MAX_SYSTEM_MEMORY, statusName,
   type InterceptMessage, type InterceptHandler, type HypervisorOptions,
 } from '../hv/index.js';

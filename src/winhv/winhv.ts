@@ -2,7 +2,7 @@
 // (input, output), enters the hypervisor, decodes the output and turns failures into HvError. Nothing else in
 // the root touches the hypervisor.
 import {
-  Control, CpuidLeafLayout, CPUID_LEAF_SUBLEAF_SPECIFIC, CreateVpIn, DispatchVpIn, DispatchVpOut, FlushGpaListIn,
+  AssertInterruptIn, Control, CpuidLeafLayout, CPUID_LEAF_SUBLEAF_SPECIFIC, CreateVpIn, DispatchVpIn, DispatchVpOut, FlushGpaListIn,
   GET_REGISTERS_REP_IN, GET_REGISTERS_REP_OUT, HvCall, HvStatus, Hypervisor, InstallInterceptIn, MapGpaPagesIn,
   RegisterAssoc, SegmentValueLayout, SetCpuidIn, SetPartitionPropertyIn, TableValueLayout, UnmapGpaPagesIn,
   VpRegistersIn, type HypervisorOptions, type InterceptHandler, type InterceptMessage, type RootInterface,
@@ -280,6 +280,23 @@ export class WinHv {
     r.state = dv.getUint32(this.outOff + DispatchVpOut.state, true);
     r.event = dv.getUint32(this.outOff + DispatchVpOut.event, true);
     return r;
+  }
+
+  // ------------------------------------------------------------ interrupts
+
+  /**
+   * HvCallAssertVirtualInterrupt: raise `vector` in the child's local APIC(s) that `destination` selects
+   * (physical APIC ID, or a logical destination with `logical`). `type` is an HV_X64_INTERRUPT_TYPE_*.
+   */
+  assertVirtualInterrupt(id: number, type: number, vector: number, destination: number, logical: boolean, levelTriggered: boolean): void {
+    const dv = this.view, o = this.inOff;
+    this.clearInput(AssertInterruptIn.SIZE);
+    this.putId(AssertInterruptIn.partitionId, id);
+    dv.setUint32(o + AssertInterruptIn.interruptType, type >>> 0, true);
+    dv.setUint32(o + AssertInterruptIn.controlFlags, (levelTriggered ? 1 : 0) | (logical ? 2 : 0), true);
+    dv.setUint32(o + AssertInterruptIn.destination, destination >>> 0, true);
+    dv.setUint32(o + AssertInterruptIn.vector, vector >>> 0, true);
+    this.call(HvCall.AssertVirtualInterrupt);
   }
 
   // ------------------------------------------------------------ intercepts

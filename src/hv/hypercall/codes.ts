@@ -20,6 +20,8 @@ export const HvCall = {
   /** VMBus: a guest posts a message to a connection / signals an event (with SynIC; not implemented yet). */
   PostMessage: 0x005c,
   SignalEvent: 0x005d,
+  /** The root raises an interrupt in a child's local APIC(s) (hv_input_assert_virtual_interrupt). */
+  AssertVirtualInterrupt: 0x0094,
   FlushGuestPhysicalAddressList: 0x00b0,
   /** The root scheduler's "run this VP for a time slice" (Linux mshv_root uses it with the root scheduler). */
   DispatchVp: 0x00c2,

@@ -15,6 +15,7 @@ import {
 } from './partition-calls.js';
 import { flushGpaList, mapGpaPages, unmapGpaPages } from './memory-calls.js';
 import { createVp, dispatchVp, getVpRegisters, setVpRegisters } from './vp-calls.js';
+import { assertVirtualInterrupt } from './interrupt-calls.js';
 import { getPartitionId, notifyLongSpinWait, usable } from '../enlightenments/index.js';
 import { Privilege } from '../privileges.js';
 
@@ -60,6 +61,7 @@ def(HvCall.GetVpRegisters, getVpRegisters, 16, 0, { rep: true, repIn: 4, repOut:
 def(HvCall.SetVpRegisters, setVpRegisters, 16, 0, { rep: true, repIn: 32 });
 def(HvCall.FlushGuestPhysicalAddressList, flushGpaList, 16, 0, { rep: true, repIn: 8 });
 def(HvCall.DispatchVp, dispatchVp, 32, 8);
+def(HvCall.AssertVirtualInterrupt, assertVirtualInterrupt, 32, 0);
 def(HvCall.HypatiaSetCpuidLeaves, setCpuidLeaves, 8, 0, { rep: true, repIn: 32 });
 
 const TWO32 = 4294967296;

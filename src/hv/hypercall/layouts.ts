@@ -87,6 +87,20 @@ export const CpuidLeafLayout = { leaf: 0, subleaf: 4, flags: 8, eax: 12, ebx: 16
 /** The leaf's result depends on ECX (subleaf); otherwise it applies to every subleaf. */
 export const CPUID_LEAF_SUBLEAF_SPECIFIC = 1;
 
+/**
+ * HvCallAssertVirtualInterrupt (hv_input_assert_virtual_interrupt): partition, hv_interrupt_control (u32
+ * interrupt type, then bit 0 level-triggered and bit 1 logical destination mode), destination (APIC ID or
+ * logical destination), vector, target VTL, reserved.
+ */
+export const AssertInterruptIn = {
+  partitionId: 0, interruptType: 8, controlFlags: 12, destination: 16, vector: 24, targetVtl: 28, reserved: 29, SIZE: 32,
+} as const;
+export const InterruptControlFlags = { LEVEL_TRIGGERED: 1, LOGICAL_DEST: 2, MASK: 3 } as const;
+/** HV_X64_INTERRUPT_TYPE_* (the APIC delivery-mode numbers). */
+export const HvInterruptType = {
+  FIXED: 0, LOWEST_PRIORITY: 1, SMI: 2, REMOTE_READ: 3, NMI: 4, INIT: 5, SIPI: 6, EXTINT: 7, LOCAL_INT0: 8, LOCAL_INT1: 9,
+} as const;
+
 /** Partition property codes (hv_partition_property_code). */
 export const PartitionProperty = {
   PRIVILEGE_FLAGS: 0x00010000,

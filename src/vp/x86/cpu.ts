@@ -644,7 +644,10 @@ export class X86Cpu {
     this.exitReason = EXIT_BUDGET;
     let prev: Block | null = null;
     while (this.icount < limit && !this.stopRun) {
-      if (s[S_INT_SHADOW] !== 0) s[S_INT_SHADOW] = 0; // the shadow covered the instruction that ended the last block
+      // An STI/MOV SS shadow covers the next instruction; the block it starts then ends the chain below, so a
+      // pending interrupt is taken right after it rather than whenever a later block stops.
+      let shadowed = false;
+      if (s[S_INT_SHADOW] !== 0) { s[S_INT_SHADOW] = 0; shadowed = true; }
       else if (this.irqPending || this.nmiPending) { this.checkInterrupts(); prev = null; }
       let k = 0;
       let insns: Insn[] | null = null;
@@ -680,7 +683,7 @@ export class X86Cpu {
           this.icount += k;
           lo = this.nipLo;
           hi = this.nipHi;
-          if (this.stopBlock || this.icount >= limit) break;
+          if (this.stopBlock || this.icount >= limit || shadowed) break;
           // Follow a link recorded under the same translations and privilege.
           let next: Block | null = null;
           if (b.linkGen === gen && b.linkCtx === ctx) {

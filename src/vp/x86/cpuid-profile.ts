@@ -12,6 +12,8 @@ const FPU = 1 << 0, PSE = 1 << 3, TSC = 1 << 4, MSR = 1 << 5, PAE = 1 << 6, CX8 
 const CMOV = 1 << 15, PAT = 1 << 16, CLFSH = 1 << 19, MMX = 1 << 23, FXSR = 1 << 24, SSE = 1 << 25, SSE2 = 1 << 26;
 // CPUID.1:ECX (bit 31, "hypervisor present", is the hypervisor's to add: src/hv/enlightenments)
 const CX16 = 1 << 13;
+// The local APIC the hypervisor virtualizes (src/hv/apic): xAPIC page, x2APIC MSRs, TSC-deadline timer.
+const APIC = 1 << 9, X2APIC = 1 << 21, TSC_DEADLINE = 1 << 24;
 // CPUID.80000001:EDX / ECX
 const SYSCALL = 1 << 11, NX = 1 << 20, PAGE1GB = 1 << 26, RDTSCP = 1 << 27, LM = 1 << 29;
 const LAHF_LM = 1 << 0;
@@ -27,8 +29,8 @@ export function softwareCpuidProfile(): CpuidTable {
   };
   set('0', 0x7, ascii4('Genu'), ascii4('ntel'), ascii4('ineI'));
   // Family 6 model 0x3A stepping 9; EBX: CLFLUSH line 8 qwords, 1 logical processor (APIC id patched per VP).
-  set('1', 0x000306a9, 0x00010800, CX16,
-    FPU | PSE | TSC | MSR | PAE | CX8 | PGE | CMOV | PAT | CLFSH | MMX | FXSR | SSE | SSE2);
+  set('1', 0x000306a9, 0x00010800, CX16 | X2APIC | TSC_DEADLINE,
+    FPU | PSE | TSC | MSR | PAE | CX8 | APIC | PGE | CMOV | PAT | CLFSH | MMX | FXSR | SSE | SSE2);
   set('7:0', 0, 0, 0, 0); // no FSGSBASE, BMI, AVX2, SMEP, SMAP, ...
   set('80000000', 0x80000008, 0, 0, 0);
   set('80000001', 0, 0, LAHF_LM, SYSCALL | NX | PAGE1GB | RDTSCP | LM);

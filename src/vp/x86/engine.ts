@@ -129,6 +129,8 @@ export class X86Engine implements VpEngine {
 
   signalInterrupt(): void {
     this.cpu.irqPending = true;
+    // End the running block (if any): the run loop looks for interrupts between blocks only.
+    this.cpu.stopBlock = true;
   }
 
   requestStop(): void {

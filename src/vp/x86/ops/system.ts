@@ -166,8 +166,10 @@ export function writeMsr(cpu: X86Cpu, msr: number, lo: number, hi: number): bool
     case MSR_IA32_SYSENTER_EIP: return pair(S_SYSENTER_EIP);
     case MSR_IA32_MISC_ENABLE: s[S_MISC_ENABLE] = lo; return true;
     case MSR_IA32_APIC_BASE:
-      if (cpu.platform.wrmsr(msr, lo, hi)) { s[S_APIC_BASE] = lo; s[S_APIC_BASE + 1] = hi; return true; }
-      return pair(S_APIC_BASE);
+      // The platform owns the local APIC: it validates the value and the mode transition (false: #GP).
+      if (!cpu.platform.wrmsr(msr, lo, hi)) return false;
+      s[S_APIC_BASE] = lo; s[S_APIC_BASE + 1] = hi;
+      return true;
   }
   return cpu.platform.wrmsr(msr, lo, hi);
 }
@@ -249,6 +251,7 @@ function movToCr(cpu: X86Cpu, i: Insn): void {
     default:
       if (hi !== 0 || (lo & ~15) !== 0) cpu.fault(EXC_GP, 0);
       s[S_CR8] = lo;
+      cpu.irqPending = true; // CR8 is TPR[7:4]: a lower priority may let a pending interrupt through
       break;
   }
   cpu.stopBlock = true;
