@@ -1,35 +1,53 @@
 // `hypatia run`: one process holding the hypervisor, one child partition and its worker, with COM1 on the
 // terminal (like qemu-system -nographic).
 import { readFileSync } from 'node:fs';
-import { ElfError } from '../firmware/index.js';
+import { BootError } from '../firmware/index.js';
 import { VidError } from '../vid/index.js';
 import { HvError } from '../winhv/index.js';
 import { MAX_GUEST_MEMORY, VmConfigError, VmWorker } from '../vmwp/index.js';
 import { parseMemorySize, UsageError } from './size-option.js';
 
-export const RUN_HELP = `Usage: hypatia run --kernel <file.elf> [--memory <size>] [--trace-exits]
+/**
+ * The command line when --append is absent, for this platform (COM1 is the only console, no VGA):
+ *   console=ttyS0                the kernel's console on COM1;
+ *   earlycon=uart8250,io,0x3f8   messages from early setup on, before the 8250 driver registers ttyS0 (a
+ *                                boot that stops early would otherwise print nothing);
+ *   panic=-1                     reboot at once on a panic: the reset ends the run instead of hanging.
+ */
+export const DEFAULT_CMDLINE = 'console=ttyS0 earlycon=uart8250,io,0x3f8 panic=-1';
 
-Run a freestanding x86-64 ELF kernel in a child partition, with COM1 (0x3F8) on this terminal.
+export const RUN_HELP = `Usage: hypatia run --kernel <file> [--initrd <file>] [--append "<cmdline>"] [--memory <size>] [--trace-exits]
+
+Boot a kernel in a child partition, with COM1 (0x3F8) on this terminal.
 
 Options:
-  --kernel <file>   the kernel: a 64-bit ELF executable linked at fixed addresses (virtual == physical),
-                    loaded above 0x80000 (the firmware keeps the memory below for page tables, GDT, stack)
+  --kernel <file>   the kernel: a Linux bzImage (boot protocol 2.12+, 64-bit entry), Linux's ELF vmlinux, or a
+                    freestanding x86-64 ELF executable; ELF segments load at their physical addresses, at or
+                    above 1 MiB (the firmware keeps the first MiB for page tables, boot_params, ACPI tables)
+  --initrd <file>   an initial ramdisk, placed at the top of RAM
+  --append <text>   the kernel command line (default: "${DEFAULT_CMDLINE}")
   --memory <size>   guest RAM, e.g. 64M, 1G, 131072K (default 256M, at most ${MAX_GUEST_MEMORY / (1 << 20)}M)
   --trace-exits     print every intercept (I/O port, MMIO, MSR, halt) to stderr
   -h, --help        show this help
 
-The kernel starts in 64-bit mode at its ELF entry point: CPL 0, interrupts off, the first 1 GiB
-identity-mapped with 2 MiB pages, RSP = 0x80000. On a terminal, keys go to the guest; Ctrl-A x quits.
+The kernel starts as Linux's 64-bit boot protocol says: 64-bit mode, CPL 0, interrupts off, GPA 0-4 GiB
+identity-mapped with 2 MiB pages, CS 0x10 / DS 0x18, RSI = boot_params (e820 map, command line, initrd, ACPI
+RSDP), RIP = the bzImage's load address + 0x200 or the ELF entry (made physical). The platform: ACPI tables
+(RSDP, XSDT, FADT, FACS, DSDT, MADT), the ACPI PM registers (poweroff through S5, reboot through the reset
+register), COM1. On a terminal, keys go to the guest; Ctrl-A x quits.
 
 Exit status: a guest write of v to port 0xF4 (isa-debug-exit, as QEMU) ends the run with status (v << 1) | 1,
-always odd; the other outcomes are even: 0 when the guest halts with interrupts disabled or the user quits,
-2 for bad input (usage, an unreadable or invalid kernel, a bad memory size), 4 on a triple fault.
+always odd; the other outcomes are even: 0 when the guest powers off (ACPI S5), halts with interrupts
+disabled, or the user quits, 2 for bad input (usage, an unreadable or invalid kernel or initrd, a bad memory
+size), 4 on a triple fault, 6 when the guest resets (reboot: restarting the VM is not implemented, it stops).
 `;
 
-interface RunOptions { kernel: string; memoryBytes: number; traceExits: boolean }
+interface RunOptions { kernel: string; initrd?: string; cmdline: string; memoryBytes: number; traceExits: boolean }
 
 function parseRunArgs(argv: string[]): RunOptions | 'help' {
   let kernel: string | undefined;
+  let initrd: string | undefined;
+  let cmdline = DEFAULT_CMDLINE;
   let memoryBytes = 256 * 2 ** 20;
   let traceExits = false;
   for (let i = 0; i < argv.length; i++) {
@@ -46,14 +64,16 @@ function parseRunArgs(argv: string[]): RunOptions | 'help' {
     switch (name) {
       case '-h': case '--help': return 'help';
       case '--kernel': kernel = value(); break;
+      case '--initrd': initrd = value(); break;
+      case '--append': cmdline = value(); break;
       case '--memory': case '-m': memoryBytes = parseMemorySize(name, value()); break;
       case '--trace-exits': traceExits = true; break;
       default: throw new UsageError(a.startsWith('-') ? `unknown option ${name} for run` : `unexpected argument "${a}"`);
     }
   }
-  if (kernel === undefined) throw new UsageError('run needs --kernel <file.elf>');
+  if (kernel === undefined) throw new UsageError('run needs --kernel <file>');
   if (memoryBytes > MAX_GUEST_MEMORY) throw new UsageError(`--memory: ${memoryBytes / 2 ** 20}M is too large (at most ${MAX_GUEST_MEMORY / 2 ** 20}M: system memory is limited to 2 GiB)`);
-  return { kernel, memoryBytes, traceExits };
+  return { kernel, initrd, cmdline, memoryBytes, traceExits };
 }
 
 export async function runCommand(argv: string[]): Promise<number> {
@@ -73,15 +93,25 @@ export async function runCommand(argv: string[]): Promise<number> {
     process.stderr.write(`hypatia run: cannot read kernel ${opts.kernel}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (e as Error).message}\n`);
     return 2;
   }
+  let initrd: Uint8Array | undefined;
+  if (opts.initrd !== undefined) {
+    try {
+      initrd = readFileSync(opts.initrd);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      process.stderr.write(`hypatia run: cannot read initrd ${opts.initrd}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (e as Error).message}\n`);
+      return 2;
+    }
+  }
   let worker: VmWorker;
   try {
-    worker = VmWorker.create({ memoryBytes: opts.memoryBytes, kernel, traceExits: opts.traceExits }, {
+    worker = VmWorker.create({ memoryBytes: opts.memoryBytes, kernel, initrd, cmdline: opts.cmdline, traceExits: opts.traceExits }, {
       input: process.stdin.isTTY ? process.stdin : null,
       output: process.stdout,
       trace: process.stderr,
     });
   } catch (e) {
-    if (e instanceof ElfError) { process.stderr.write(`hypatia run: ${opts.kernel}: ${e.message}\n`); return 2; }
+    if (e instanceof BootError) { process.stderr.write(`hypatia run: ${opts.kernel}: ${e.message}\n`); return 2; }
     if (e instanceof VmConfigError || e instanceof VidError || e instanceof HvError) { process.stderr.write(`hypatia run: ${e.message}\n`); return 2; }
     throw e;
   }
@@ -92,6 +122,10 @@ export async function runCommand(argv: string[]): Promise<number> {
     const exit = await worker.run();
     switch (exit.kind) {
       case 'debug-exit': return exit.code;
+      case 'power-off': return 0;
+      case 'reset':
+        process.stderr.write('hypatia: guest reset (ACPI reset register); restarting is not implemented, stopping\n');
+        return 6;
       case 'halt':
         process.stderr.write(`hypatia: guest halted with interrupts disabled at rip ${exit.rip}; powering off\n`);
         return 0;

@@ -1,8 +1,9 @@
 // ELF64 executable parsing for direct kernel boot (System V gABI + the x86-64 psABI), validating every field we
 // rely on: the file comes from the user, and a bad one must give a clear message, not a crash or a guest
 // started on garbage.
+import { BootError } from './boot-error.js';
 
-export class ElfError extends Error {
+export class ElfError extends BootError {
   constructor(message: string) {
     super(message);
     this.name = 'ElfError';
@@ -21,13 +22,17 @@ export interface ElfSegment {
   fileSize: number;
   /** Where it goes (physical) and how much memory it takes (the rest is zeroed). */
   paddr: number;
-  vaddr: number;
+  /** Linked (virtual) address: a bigint, since Linux links at 0xffffffff8xxxxxxx, beyond exact numbers. */
+  vaddr: bigint;
   memSize: number;
   flags: number;
 }
 
 export interface ElfImage {
-  entry: number;
+  /** e_entry as linked: virtual for a freestanding identity-linked guest, and physical for Linux's vmlinux. */
+  entry: bigint;
+  /** Where the processor starts with paging identity-mapped: the entry translated through its segment. */
+  physicalEntry: number;
   segments: ElfSegment[];
 }
 
@@ -50,7 +55,7 @@ export function parseElf64(bytes: Uint8Array): ElfImage {
   if (type !== ET_EXEC) throw new ElfError(`not an executable ELF (e_type ${type})`);
   const machine = dv.getUint16(18, true);
   if (machine !== EM_X86_64) throw new ElfError(`not an x86-64 ELF (e_machine ${machine})`);
-  const entry = u64(dv, 24, 'entry point');
+  const entry = dv.getBigUint64(24, true);
   const phoff = u64(dv, 32, 'program header offset');
   const phentsize = dv.getUint16(54, true);
   const phnum = dv.getUint16(56, true);
@@ -64,7 +69,7 @@ export function parseElf64(bytes: Uint8Array): ElfImage {
     const seg: ElfSegment = {
       flags: dv.getUint32(h + 4, true),
       offset: u64(dv, h + 8, `segment ${i} offset`),
-      vaddr: u64(dv, h + 16, `segment ${i} virtual address`),
+      vaddr: dv.getBigUint64(h + 16, true),
       paddr: u64(dv, h + 24, `segment ${i} physical address`),
       fileSize: u64(dv, h + 32, `segment ${i} file size`),
       memSize: u64(dv, h + 40, `segment ${i} memory size`),
@@ -75,7 +80,12 @@ export function parseElf64(bytes: Uint8Array): ElfImage {
     segments.push(seg);
   }
   if (segments.length === 0) throw new ElfError('ELF has no loadable (PT_LOAD) segments');
-  const inExec = segments.some((s) => (s.flags & PF_X) !== 0 && entry >= s.vaddr && entry < s.vaddr + s.memSize);
-  if (!inExec) throw new ElfError(`entry point 0x${entry.toString(16)} is not inside an executable segment`);
-  return { entry, segments };
+  // Linux's vmlinux links at 0xffffffff8xxxxxxx with physical load addresses and an e_entry that is already
+  // physical (phys_startup_64); a freestanding guest links virtual == physical. Accept either.
+  const exec = segments.filter((s) => (s.flags & PF_X) !== 0);
+  const byVirt = exec.find((s) => entry >= s.vaddr && entry < s.vaddr + BigInt(s.memSize));
+  const byPhys = exec.find((s) => entry >= BigInt(s.paddr) && entry < BigInt(s.paddr + s.memSize));
+  if (byVirt === undefined && byPhys === undefined) throw new ElfError(`entry point 0x${entry.toString(16)} is not inside an executable segment`);
+  const physicalEntry = byVirt !== undefined ? byVirt.paddr + Number(entry - byVirt.vaddr) : Number(entry);
+  return { entry, physicalEntry, segments };
 }

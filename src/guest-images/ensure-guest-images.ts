@@ -18,7 +18,7 @@ import { loadModuleIndex, moduleName, resolveModules } from './kernel-modules.js
 import { describeFile, MANIFEST_FORMAT, readManifest, sha256Of, type GuestManifest, type ManifestPackage } from './manifest.js';
 
 /** Bump when the initramfs layout changes in a way the recipe hash would not see. */
-const BUILDER_VERSION = 1;
+const BUILDER_VERSION = 2;
 export const BUSYBOX_PACKAGE = 'busybox-static';
 export const HYPERV_DAEMONS_PACKAGE = 'hyperv-daemons';
 export const KERNEL_FILE = 'vmlinuz';

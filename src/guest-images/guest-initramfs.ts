@@ -24,7 +24,8 @@ const BASE_DIRS = ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'etc', 'proc', 'sys', '
 export function busyboxApplets(busybox: string): string[] | undefined {
   const r = spawnSync(busybox, ['--list-full'], { encoding: 'utf8', timeout: 10_000 });
   if (r.status !== 0 || !r.stdout) return undefined;
-  const list = r.stdout.split('\n').map((l) => l.trim()).filter((l) => /^[a-z0-9/._[\]-]+$/i.test(l) && !l.includes('..'));
+  // bin/busybox is the binary itself, not a link to it.
+  const list = r.stdout.split('\n').map((l) => l.trim()).filter((l) => /^[a-z0-9/._[\]-]+$/i.test(l) && !l.includes('..') && l !== 'bin/busybox');
   return list.length > 0 ? list : undefined;
 }
 
@@ -80,10 +81,7 @@ export function guestInitramfsFiles(input: GuestInitramfsInput, depsOf: (name: s
   // The kernel opens /dev/console for init's stdio before devtmpfs is mounted over /dev.
   files.push({ path: 'dev/console', type: 'char', mode: 0o600, rdevMajor: 5, rdevMinor: 1 });
   files.push({ path: 'bin/busybox', source: input.busybox, mode: 0o755 });
-  for (const a of input.applets ?? []) {
-    if (a === 'bin/busybox') continue;
-    files.push({ path: a, target: '/bin/busybox' });
-  }
+  for (const a of input.applets ?? []) files.push({ path: a, target: '/bin/busybox' });
   files.push({ path: 'init', data: initScript({ installApplets: input.applets === undefined }), mode: 0o755 });
   for (const m of input.modules.order) {
     files.push({ path: `lib/modules/${input.release}/${plainModulePath(m.path)}`, data: readModuleFile(join(input.modulesDir, m.path)), mode: 0o644 });

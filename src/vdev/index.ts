@@ -3,3 +3,4 @@ export { PortBus, type PortDevice, type PortRange } from './port-bus.js';
 export { MmioBus, type MmioDevice } from './mmio-bus.js';
 export { Uart16550, COM1_PORT, COM1_IRQ } from './uart16550.js';
 export { DebugExit, DEBUG_EXIT_PORT } from './debug-exit.js';
+export { AcpiPm, PM1_CNT_SCI_EN, PM1_CNT_SLP_EN, PM1_CNT_SLP_TYP_SHIFT, type AcpiPmConfig, type AcpiPmEvents } from './acpi-pm.js';

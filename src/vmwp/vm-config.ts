@@ -3,8 +3,12 @@
 export interface VmConfig {
   /** Guest RAM in bytes. */
   memoryBytes: number;
-  /** The kernel image (a freestanding x86-64 ELF). */
+  /** The kernel image: a Linux bzImage, or an x86-64 ELF (Linux's vmlinux or a freestanding guest). */
   kernel: Uint8Array;
+  /** The initial ramdisk, placed high in RAM (boot_params.ramdisk_image/size). */
+  initrd?: Uint8Array;
+  /** The kernel command line (empty when absent). */
+  cmdline?: string;
   /** Write every intercept to the trace stream (debugging aid). */
   traceExits?: boolean;
 }

@@ -1,5 +1,6 @@
 // The worker: builds one VM from its configuration through VID (a child partition with RAM, one VP, the
-// kernel loaded by the firmware), hosts its VDevs (COM1, debug-exit) behind I/O intercepts, and runs the VP
+// kernel loaded by the firmware with its ACPI tables), hosts its VDevs (COM1, debug-exit, the ACPI PM
+// registers) behind I/O intercepts, and runs the VP
 // in slices that yield to the event loop so terminal input and signals get through.
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -8,13 +9,17 @@ import {
   type InterceptMessage,
 } from '../winhv/index.js';
 import { VidPartition } from '../vid/index.js';
-import { bootElf64 } from '../firmware/index.js';
-import { COM1_PORT, DEBUG_EXIT_PORT, DebugExit, MmioBus, PortBus, Uart16550 } from '../vdev/index.js';
+import { bootKernel, defaultAcpiPlatform, type DirectBoot } from '../firmware/index.js';
+import { AcpiPm, COM1_PORT, DEBUG_EXIT_PORT, DebugExit, MmioBus, PortBus, Uart16550 } from '../vdev/index.js';
 import { SerialConsole, type ConsoleInput, type ConsoleOutput } from './serial-console.js';
 import { VmConfigError, type VmConfig } from './vm-config.js';
 
 export type VmExit =
   | { kind: 'debug-exit'; code: number }
+  /** ACPI S5 through PM1a_CNT (Linux's poweroff). */
+  | { kind: 'power-off' }
+  /** The ACPI reset register was written (Linux's reboot): the VM stops; restarting it is not implemented. */
+  | { kind: 'reset' }
   | { kind: 'halt'; rip: string }
   | { kind: 'triple-fault'; rip: string }
   | { kind: 'quit' };
@@ -23,6 +28,8 @@ export type VmExit =
 const SYSTEM_OVERHEAD = (1 << 20) + (1 << 20);
 /** The largest guest RAM a worker can give a VM. */
 export const MAX_GUEST_MEMORY = Math.floor((MAX_SYSTEM_MEMORY - SYSTEM_OVERHEAD) / (1 << 20)) * (1 << 20);
+/** VPs per VM (the ACPI tables describe this many processors). */
+const VP_COUNT = 1;
 /** One dispatch: 10 ms of virtual time (1 M instructions). */
 const SLICE_100NS = 100_000;
 /** Wall-clock time to run before yielding to the event loop. */
@@ -39,6 +46,8 @@ export class VmWorker {
   readonly ports = new PortBus();
   readonly mmio = new MmioBus();
   readonly uart: Uart16550;
+  readonly acpiPm: AcpiPm;
+  readonly boot: DirectBoot;
   private readonly console: SerialConsole;
   private exit: VmExit | null = null;
   private readonly winhv: WinHv;
@@ -50,10 +59,12 @@ export class VmWorker {
     if (mem > MAX_GUEST_MEMORY) throw new VmConfigError(`guest memory of ${mem} bytes is too large: at most ${MAX_GUEST_MEMORY / (1 << 20)} MiB (system memory is limited to 2 GiB)`);
     const system = Math.ceil((mem + SYSTEM_OVERHEAD) / 65536) * 65536;
     this.winhv = WinHv.boot({ memoryBytes: system });
-    this.partition = VidPartition.create(this.winhv, { memoryBytes: mem, vpCount: 1 });
+    this.partition = VidPartition.create(this.winhv, { memoryBytes: mem, vpCount: VP_COUNT });
+    // One description of the platform feeds both the ACPI tables and the PM device, so they agree on ports.
+    const platform = defaultAcpiPlatform(VP_COUNT);
     try {
-      const entry = bootElf64(config.kernel, this.partition.memory);
-      this.partition.setInitialState(0, entry);
+      this.boot = bootKernel(config.kernel, this.partition.memory, { initrd: config.initrd, cmdline: config.cmdline, acpi: platform });
+      this.partition.setInitialState(0, this.boot.entry);
     } catch (e) {
       this.partition.delete();
       throw e;
@@ -62,6 +73,8 @@ export class VmWorker {
     this.uart = new Uart16550((b) => this.console.put(b));
     this.ports.register('com1', COM1_PORT, 8, this.uart);
     this.ports.register('debug-exit', DEBUG_EXIT_PORT, 1, new DebugExit((code) => this.finish({ kind: 'debug-exit', code })));
+    this.acpiPm = new AcpiPm(platform, { powerOff: () => this.finish({ kind: 'power-off' }), reset: () => this.finish({ kind: 'reset' }) });
+    this.acpiPm.register(this.ports);
     for (const port of this.ports.ports()) this.partition.installIoIntercept(port);
     const trace = config.traceExits === true;
     this.partition.setInterceptHandler((m) => this.onIntercept(m, trace));
@@ -143,6 +156,11 @@ export class VmWorker {
       ports: this.ports.inspect(),
       mmio: this.mmio.inspect(),
       com1: this.uart.inspect(),
+      acpiPm: this.acpiPm.inspect(),
+      boot: {
+        kind: this.boot.kind, kernel: this.boot.kernel, initrd: this.boot.initrd, cmdline: this.boot.cmdline,
+        rsdp: '0x' + this.boot.rsdpGpa.toString(16), e820: this.boot.e820,
+      },
       hypervisor: this.winhv.inspectHypervisor(),
     };
   }

@@ -1,13 +1,17 @@
 // The ELF64 loader: every malformed or misplaced image is refused with a clear message; a good one lands
-// where its program headers say, with the boot structures in place. Images are built here byte by byte from
+// where its program headers say (physical addresses), with the boot structures in place. Images are built here byte by byte from
 // the ELF64 layout (Elf64_Ehdr 64 bytes, Elf64_Phdr 56 bytes).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bootElf64, ElfError, parseElf64, PD_GPA, PML4_GPA, RESERVED_END } from '../../src/firmware/index.js';
+import {
+  bootKernel, BOOT_PARAMS_GPA, BootError, defaultAcpiPlatform, parseElf64, PD_GPA, PML4_GPA, STACK_TOP, type GuestMemoryWriter,
+} from '../../src/firmware/index.js';
 
-interface Seg { type?: number; flags?: number; offset?: number; vaddr: number; paddr?: number; filesz: number; memsz: number }
+const bootElf64 = (image: Uint8Array, mem: GuestMemoryWriter) => bootKernel(image, mem, { acpi: defaultAcpiPlatform(1) }).entry;
 
-function elf(opts: { entry?: number; segs?: Seg[]; cls?: number; data?: number; machine?: number; type?: number; phentsize?: number } = {}): Uint8Array {
+interface Seg { type?: number; flags?: number; offset?: number; vaddr: number | bigint; paddr?: number; filesz: number; memsz: number }
+
+function elf(opts: { entry?: number | bigint; segs?: Seg[]; cls?: number; data?: number; machine?: number; type?: number; phentsize?: number } = {}): Uint8Array {
   const segs = opts.segs ?? [{ flags: 5, vaddr: 0x200000, filesz: 16, memsz: 32 }];
   const payloadAt = 64 + 56 * segs.length;
   const size = payloadAt + 16;
@@ -46,11 +50,12 @@ class FakeMemory {
 }
 
 function refused(image: Uint8Array, pattern: RegExp, mem = 64 << 20): void {
-  assert.throws(() => bootElf64(image, new FakeMemory(mem)), (e: unknown) => e instanceof ElfError && pattern.test(e.message) && !e.message.includes('\n'));
+  assert.throws(() => bootElf64(image, new FakeMemory(mem)), (e: unknown) => e instanceof BootError && pattern.test(e.message) && !e.message.includes('\n'));
 }
 
 test('malformed ELFs are refused with a one-line reason', () => {
-  refused(new Uint8Array(10), /only 10 bytes/);
+  refused(Uint8Array.of(0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0, 0, 0), /only 10 bytes/);
+  refused(new Uint8Array(10), /not an ELF file \(bad magic\) and not a Linux bzImage/);
   refused(Uint8Array.from([...'MZ'].map((c) => c.charCodeAt(0)).concat(new Array(70).fill(0))), /bad magic/);
   refused(elf({ cls: 1 }), /not a 64-bit ELF/);
   refused(elf({ data: 2 }), /not a little-endian/);
@@ -72,10 +77,10 @@ test('malformed ELFs are refused with a one-line reason', () => {
 });
 
 test('misplaced segments are refused', () => {
-  refused(elf({ entry: 0x1000, segs: [{ vaddr: 0x1000, filesz: 16, memsz: 16 }] }), /reserved area below 0x80000/);
+  refused(elf({ entry: 0x1000, segs: [{ vaddr: 0x1000, filesz: 16, memsz: 16 }] }), /overlaps the firmware's area below 0x100000/);
+  refused(elf({ entry: 0xf0000, segs: [{ vaddr: 0xf0000, filesz: 16, memsz: 16 }] }), /overlaps the firmware's area below 0x100000/);
   refused(elf({ entry: 0x3ff0000, segs: [{ vaddr: 0x3ff0000, filesz: 16, memsz: 0x20000 }] }), /outside guest memory/);
-  refused(elf({ entry: 0x200000, segs: [{ vaddr: 0x200000, paddr: 0x400000, filesz: 16, memsz: 16 }] }), /identity-linked/);
-  refused(elf(), /below the 1048576 byte minimum/, 512 << 10);
+  refused(elf(), /below the 2097152 byte minimum/, 1 << 20);
 });
 
 test('a good ELF is loaded with its bss zeroed and the boot structures in place', () => {
@@ -83,17 +88,33 @@ test('a good ELF is loaded with its bss zeroed and the boot structures in place'
   mem.bytes.fill(0xee, 0x200000, 0x200040);
   const image = elf({ segs: [{ flags: 5, vaddr: 0x200000, filesz: 16, memsz: 32 }] });
   const parsed = parseElf64(image);
-  assert.equal(parsed.entry, 0x200000);
+  assert.equal(parsed.entry, 0x200000n);
+  assert.equal(parsed.physicalEntry, 0x200000);
   const st = bootElf64(image, mem);
   assert.deepEqual([...mem.bytes.subarray(0x200000, 0x200010)], Array.from({ length: 16 }, (_, i) => 0xc0 + i));
   assert.ok(mem.bytes.subarray(0x200010, 0x200020).every((b) => b === 0), 'memsz beyond filesz is zeroed');
   assert.equal(mem.bytes[0x200020], 0xee, 'nothing beyond memsz is written');
   assert.equal(st.rip, 0x200000n);
-  assert.equal(st.rsp, BigInt(RESERVED_END));
+  assert.equal(st.rsp, BigInt(STACK_TOP));
+  assert.equal(st.gprs?.rsi, BigInt(BOOT_PARAMS_GPA), 'RSI = boot_params, as for Linux');
   assert.equal(st.rflags & 0x200n, 0n, 'interrupts off');
   assert.equal(st.cs.attributes & 0x2000, 0x2000, '64-bit code segment');
   assert.equal(st.efer & 0x500n, 0x500n, 'LME and LMA');
   const dv = new DataView(mem.bytes.buffer);
   assert.equal(dv.getBigUint64(PML4_GPA, true) & 1n, 1n);
   assert.equal(dv.getBigUint64(PD_GPA + 8 * 511, true), 511n * 0x200000n | 0x83n, 'the last 2 MiB page of the first GiB');
+  assert.equal(dv.getBigUint64(PD_GPA + 4 * 4096 - 8, true), 2047n * 0x200000n | 0x83n, 'the last 2 MiB page below 4 GiB');
+});
+
+test('a Linux-style ELF (kernel-half virtual addresses, physical e_entry or virtual) enters at the physical entry', () => {
+  const VIRT = 0xffffffff81000000n;
+  // e_entry physical, as vmlinux links it (ENTRY(phys_startup_64)).
+  const phys = elf({ entry: 0x1000000, segs: [{ flags: 5, vaddr: VIRT, paddr: 0x1000000, filesz: 16, memsz: 64 }] });
+  const mem = new FakeMemory(64 << 20);
+  assert.equal(bootElf64(phys, mem).rip, 0x1000000n);
+  assert.equal(mem.bytes[0x1000000], 0xc0, 'loaded at its physical address');
+  // e_entry virtual: translated through its segment.
+  const virt = elf({ entry: VIRT + 8n, segs: [{ flags: 5, vaddr: VIRT, paddr: 0x1000000, filesz: 16, memsz: 64 }] });
+  assert.equal(parseElf64(virt).physicalEntry, 0x1000008);
+  assert.equal(bootElf64(virt, new FakeMemory(64 << 20)).rip, 0x1000008n);
 });
