@@ -24,7 +24,8 @@
 // 66/67 for 16-bit operand/address sizes) and run in a 32-bit code segment at CPL 3 in long mode: on the host in
 // Linux's 32-bit user code segment (native-runner.c), in the VP on a machine laid out like a Linux process
 // (compat-machine.ts). Only EAX..EDI exist there: their low 32 bits are compared (the upper halves are undefined
-// in compatibility mode, SDM vol. 1 3.4.1.1) and R8..R15 must come back unchanged. Error codes of #TS/#NP/#SS/#GP
+// in compatibility mode, SDM vol. 1 3.4.1.1) and R8..R15 must come back unchanged. The window's first page is
+// also mapped at LOW_ALIAS (0xc000) in both worlds, so 16-bit addressing (67) reaches compared memory. Error codes of #TS/#NP/#SS/#GP
 // are compared too, and software interrupts (INT3, INTO, ICEBP) are traps reported with the RIP after them.
 //
 // Undefined flags: each form declares the arithmetic flags the Intel SDM (vol. 2, the instruction's "Flags
@@ -41,6 +42,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BareMachine } from '../bare-machine.js';
 import { compatMachine, enterUser32, FRAME, STUBS, USER64_CS } from './compat-machine.js';
+
+/** Compatibility mode: the window's first page appears again at this address below 64 KiB (16-bit addressing). */
+export { LOW_ALIAS } from './compat-machine.js';
 import { EXIT_HLT } from '../../../src/vp/index.js';
 import { LZ_NONE, readFlags } from '../../../src/vp/x86/flags.js';
 import { S_LZ_OP, S_RFLAGS, S_RIP } from '../../../src/vp/x86/state.js';

@@ -13,7 +13,8 @@
  * 0x2b. The entry far-jumps there through an m16:32 pointer; the snippet is followed by a direct far JMP
  * (ptr16:32) back to the 64-bit CS, to a trampoline in the code area that jumps to hv_exit. Faults are caught
  * the same way (the kernel delivers 64-bit signals to this 64-bit process whatever code segment faulted; the
- * saved RIP is the 32-bit EIP).
+ * saved RIP is the 32-bit EIP). The first data page is also mapped at LOW_ALIAS (0xc000), where 16-bit addresses
+ * reach.
  *
  * Protocol (all little-endian):
  *   in:  u32 magic 'HVD1', u32 window, u32 nSnippets, { u32 offset, u32 len, u8 bytes[len] } * nSnippets,
@@ -48,6 +49,7 @@
 #define MAGIC 0x31445648u        /* 'HVD1' */
 #define MAGIC_COMPAT 0x31435648u /* 'HVC1' */
 #define USER32_CS 0x23           /* Linux's 32-bit user code segment (GDT_ENTRY_DEFAULT_USER32_CS) */
+#define LOW_ALIAS 0xc000UL       /* compatibility mode: the first data page again, for 16-bit addressing */
 
 struct ctx {
   uint64_t gpr[16];
@@ -184,12 +186,22 @@ int main(void) {
 
   uint8_t *code = mmap((void *)CODE_BASE, CODE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
   if (code != (uint8_t *)CODE_BASE) die("cannot map the code area at 0x100000");
-  uint8_t *data = mmap((void *)DATA_BASE, DATA_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-  if (data != (uint8_t *)DATA_BASE) die("cannot map the data area at 0x200000");
-
   uint32_t magic = read_u32();
   if (magic != MAGIC && magic != MAGIC_COMPAT) die("bad magic");
   int compat = magic == MAGIC_COMPAT;
+  uint8_t *data;
+  if (!compat) {
+    data = mmap((void *)DATA_BASE, DATA_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+  } else {
+    /* Shared memory, so the first data page can also appear at LOW_ALIAS (below 64 KiB, where 16-bit
+       addressing reaches with flat segments). */
+    int fd = memfd_create("hypatia-diff-data", 0);
+    if (fd < 0 || ftruncate(fd, DATA_SIZE) != 0) die("memfd");
+    data = mmap((void *)DATA_BASE, DATA_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0);
+    uint8_t *low = mmap((void *)LOW_ALIAS, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0);
+    if (low != (uint8_t *)LOW_ALIAS) die("cannot map the low alias of the data page at 0xc000");
+  }
+  if (data != (uint8_t *)DATA_BASE) die("cannot map the data area at 0x200000");
   uint16_t cs64;
   __asm__("mov %%cs, %0" : "=r"(cs64));
   uint32_t window = read_u32();
