@@ -94,7 +94,7 @@ test('I/O ports: all-ones without an intercept, the root\'s answer with one, in 
   assert.equal(dv.getUint8(58) & 7, 2, 'access_info.access_size at 58');
   assert.equal(dv.getUint8(21), 1, 'intercept_access_type: write');
   assert.equal(dv.getBigUint64(64, true) & 0xffffn, 0x1234n, 'rax at 64');
-  assert.equal(dv.getUint16(36, true), 0x10, 'cs selector in the header (the firmware enters with Linux'"'"'s __BOOT_CS)');
+  assert.equal(dv.getUint16(36, true), 0x10, "cs selector in the header (the firmware enters with Linux's __BOOT_CS)");
   assert.equal(dv.getUint8(20) & 0xf, 2, 'instruction_length of "out dx, ax" (66 EF) at 20');
   assert.equal(dv.getBigUint64(40, true), BigInt(CODE + 13), 'rip at 40: the intercepted instruction itself');
   assert.equal(r.access, 0);
