@@ -200,4 +200,17 @@ describe('guest fetch', () => {
     assert.equal(r.stderr.split('\n').filter((l) => l && !l.startsWith('guest: ')).length, 1, r.stderr);
     assert.match(r.stderr, /^hypatia guest fetch: apt-config not found: fetching the guest needs Debian's apt-get, apt-cache and dpkg-deb/m);
   });
+
+  it('refuses to start on a file system without room for the packages', async () => {
+    const small = path.join(tmp, 'small');
+    fs.mkdirSync(small);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4M', 'tmpfs', small]);
+    try {
+      await assert.rejects(ensureGuestImages({ cacheDir: small }),
+        (e: unknown) => e instanceof GuestImageError && e.code === 'no-space' && /^no space left on device: .* has [\d.]+ MiB free, fetching the guest needs 256\.0 MiB$/.test(e.message));
+      assert.deepEqual(fs.readdirSync(small), [], 'nothing left behind');
+    } finally {
+      execFileSync('umount', [small]);
+    }
+  });
 });
