@@ -23,6 +23,7 @@ const IST1_TOP = 0xb000;
 /** Linear alias of the data area's first page below 64 KiB (16-bit addressing), and that page. */
 export const LOW_ALIAS = 0xc000;
 const DATA_PAGE = 0x200000;
+const NX = 1n << 63n;
 /** Vector v's handler is a HLT at STUBS + v (its RIP after the HLT is STUBS + v + 1). */
 export const STUBS = 0x7000;
 /** The frame an interrupt pushes on IST1: RIP, CS, RFLAGS, RSP, SS (no error code for software interrupts). */
@@ -44,9 +45,11 @@ export function compatMachine(): BareMachine {
   dv.setBigUint64(PDPT, BigInt(PD | 7), true);
   dv.setBigUint64(PD, BigInt(PT0 | 7), true);
   for (let k = 1; k < 512; k++) dv.setBigUint64(PD + k * 8, BigInt(k) * 0x200000n | 0x87n, true);
+  // Data is not executable, as in the native runner (a stray jump into it faults in both worlds).
+  dv.setBigUint64(PD + 8, BigInt(DATA_PAGE) | 0x87n | NX, true);
   for (let k = 0; k < 512; k++) dv.setBigUint64(PT0 + k * 8, BigInt(k * 4096) | (k < 256 ? 3n : 7n), true);
   // The first data page again at LOW_ALIAS, where 16-bit addresses reach (as the native runner maps it).
-  dv.setBigUint64(PT0 + (LOW_ALIAS >> 12) * 8, BigInt(DATA_PAGE | 7), true);
+  dv.setBigUint64(PT0 + (LOW_ALIAS >> 12) * 8, BigInt(DATA_PAGE | 7) | NX, true);
   // GDT as x86-64 Linux lays it out (arch/x86/include/asm/segment.h): the selectors a snippet may load or push
   // behave identically in both worlds.
   for (let k = 0; k < 16; k++) dv.setBigUint64(GDT + 8 * k, 0n, true);
