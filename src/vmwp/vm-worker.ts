@@ -5,12 +5,13 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  DispatchEvent, DispatchState, DispatchVpFlags, HvMessageType, InterceptAccessType, MAX_SYSTEM_MEMORY, WinHv,
+  DispatchEvent, DispatchState, DispatchVpFlags, HvError, HvMessageType, InterceptAccessType, MAX_SYSTEM_MEMORY, WinHv,
   type InterceptMessage,
 } from '../winhv/index.js';
 import { VidPartition } from '../vid/index.js';
 import { bootKernel, defaultAcpiPlatform, type DirectBoot } from '../firmware/index.js';
 import { AcpiPm, COM1_PORT, DEBUG_EXIT_PORT, DebugExit, MmioBus, PortBus, Uart16550 } from '../vdev/index.js';
+import { COM1_IRQ, IOAPIC_BASE, IOAPIC_MMIO_SIZE, IoApic } from '../vdev/index.js';
 import { SerialConsole, type ConsoleInput, type ConsoleOutput } from './serial-console.js';
 import { VmConfigError, type VmConfig } from './vm-config.js';
 
@@ -46,6 +47,10 @@ export class VmWorker {
   readonly ports = new PortBus();
   readonly mmio = new MmioBus();
   readonly uart: Uart16550;
+  /** The I/O APIC the ACPI MADT describes (id 0 at 0xFEC00000, GSI base 0); COM1 is on pin 4. */
+  readonly ioapic: IoApic;
+  /** Interrupts the hypervisor refused (a guest-programmed entry the hypercall cannot express). */
+  private interruptErrors = 0;
   readonly acpiPm: AcpiPm;
   readonly boot: DirectBoot;
   private readonly console: SerialConsole;
@@ -70,7 +75,16 @@ export class VmWorker {
       throw e;
     }
     this.console = new SerialConsole(streams.input, streams.output, () => this.finish({ kind: 'quit' }));
-    this.uart = new Uart16550((b) => this.console.put(b));
+    this.ioapic = new IoApic((vector, type, destination, logical, levelTriggered) => {
+      try {
+        this.partition.assertInterrupt(vector, { type, destination, logical, levelTriggered });
+      } catch (e) {
+        if (!(e instanceof HvError)) throw e;
+        this.interruptErrors++;
+      }
+    });
+    this.mmio.register('ioapic', IOAPIC_BASE, IOAPIC_MMIO_SIZE, this.ioapic);
+    this.uart = new Uart16550((b) => this.console.put(b), (level) => this.ioapic.setLevel(COM1_IRQ, level));
     this.ports.register('com1', COM1_PORT, 8, this.uart);
     this.ports.register('debug-exit', DEBUG_EXIT_PORT, 1, new DebugExit((code) => this.finish({ kind: 'debug-exit', code })));
     this.acpiPm = new AcpiPm(platform, { powerOff: () => this.finish({ kind: 'power-off' }), reset: () => this.finish({ kind: 'reset' }) });
@@ -109,6 +123,9 @@ export class VmWorker {
       case HvMessageType.X64_MSR_INTERCEPT:
         m.injectGp = true;
         break;
+      case HvMessageType.X64_APIC_EOI:
+        this.ioapic.eoi(m.vector); // a level-triggered interrupt was serviced: Remote IRR clears
+        break;
     }
     // A device ended the VM (debug-exit): keep the VP suspended so the dispatch returns now.
     if (this.exit !== null) m.suspend();
@@ -133,7 +150,7 @@ export class VmWorker {
         }
         if (this.exit !== null) break;
         if (r.state === DispatchState.BLOCKED) {
-          // HLT with interrupts enabled: idle until an interrupt source exists to wake it.
+          // HLT with interrupts enabled and no timer that can wake it: idle until a device interrupts.
           this.console.flush();
           await sleep(10);
           last = Date.now();
@@ -156,6 +173,8 @@ export class VmWorker {
       ports: this.ports.inspect(),
       mmio: this.mmio.inspect(),
       com1: this.uart.inspect(),
+      ioapic: this.ioapic.inspect(),
+      interruptErrors: this.interruptErrors,
       acpiPm: this.acpiPm.inspect(),
       boot: {
         kind: this.boot.kind, kernel: this.boot.kernel, initrd: this.boot.initrd, cmdline: this.boot.cmdline,

@@ -11,11 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Child, CODE } from './child.js';
 import { HvRegister, HvInterruptType } from '../../src/winhv/index.js';
+import { CODE_SELECTOR } from '../../src/firmware/index.js';
 
 const MiB = 1 << 20;
 const IDT = 0x180000;
 const DATA = 0x200000;
-const CODE_SELECTOR = 0x08;
 
 /** Assemble 64-bit code placed at CODE; the handler for `vector` is the label `handler`. */
 function assemble(source: string): { code: Uint8Array; handler: number } {

@@ -679,7 +679,9 @@ export class X86Cpu {
           this.blockHi = hi;
           this.nipHi = hi;
           this.stopBlock = false;
-          k = runner(this, insns, 0, insns.length, lo, hi, (lo >>> 0) + b.byteLen > 0xffffffff);
+          // Right after an interrupt shadow with an interrupt waiting, run just the shadowed instruction.
+          const n = shadowed && (this.irqPending || this.nmiPending) ? 1 : insns.length;
+          k = runner(this, insns, 0, n, lo, hi, (lo >>> 0) + b.byteLen > 0xffffffff);
           this.icount += k;
           lo = this.nipLo;
           hi = this.nipHi;
