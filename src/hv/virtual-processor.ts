@@ -13,7 +13,7 @@ import { PHYS_ADDR_BITS } from '../vp/x86/cpuid-profile.js';
 import { readFlags } from '../vp/x86/flags.js';
 import { DispatchEvent, DispatchState, InterceptAccess } from './hypercall/layouts.js';
 import { HvMessageType, InterceptAccessType, InterceptMessage, MessageLayout } from './intercept-message.js';
-import { MSR_DONE, MSR_NOT_SYNTHETIC, readSyntheticMsr, writeSyntheticMsr } from './enlightenments/index.js';
+import { MSR_DONE, MSR_NOT_SYNTHETIC, readSyntheticMsr, VpEnlightenments, writeSyntheticMsr } from './enlightenments/index.js';
 import type { Partition } from './partition.js';
 import {
   APIC_BASE_MSR, apicBaseWriteAllowed, LocalApic, routeInterrupt, TSC_DEADLINE_MSR, X2APIC_MSR_FIRST, X2APIC_MSR_LAST,
@@ -57,6 +57,8 @@ export class VirtualProcessor implements VpPlatform, ApicHost {
   readonly lastDispatch = new DispatchResult();
   /** The local APIC the hypervisor virtualizes for this VP (xAPIC page, x2APIC MSRs, timer). */
   readonly apic: LocalApic;
+  /** Per-VP synthetic registers (the VP assist page). */
+  readonly synthetic = new VpEnlightenments();
   /** The root asked the running dispatch to return (requestStop), as opposed to an APIC timer re-time. */
   private stopRequested = false;
   /** The guest reprogrammed its APIC timer during the run: the run budget must be recomputed. */
@@ -409,6 +411,7 @@ export class VirtualProcessor implements VpPlatform, ApicHost {
       statePage: this.statePage,
       virtualTsc: this.now(),
       apic: this.apic.inspect(),
+      synthetic: this.synthetic.inspect(),
       lastMessage: this.message.type !== 0 ? this.message.inspect() : null,
       engine: this.engine.inspect(),
     };

@@ -16,6 +16,8 @@
 #define HV_X64_MSR_REFERENCE_TSC	0x40000021
 #define HV_X64_MSR_TSC_FREQUENCY	0x40000022
 #define HV_X64_MSR_APIC_FREQUENCY	0x40000023
+#define HV_X64_MSR_EOI			0x40000070
+#define HV_X64_MSR_TPR			0x40000072
 #define HV_X64_MSR_VP_ASSIST_PAGE	0x40000073
 #define HV_X64_MSR_SCONTROL		0x40000080
 
@@ -40,11 +42,14 @@
 struct tsc_page { volatile u32 seq; u32 rsvd; volatile u64 scale; volatile s64 offset; };
 
 static u8 tsc_pg_mem[4096] __attribute__((aligned(4096)));
+static u8 assist_pg_mem[4096] __attribute__((aligned(4096)));
 static u8 hc_pg_mem[4096] __attribute__((aligned(4096)));
 static u8 hc_in[4096] __attribute__((aligned(4096)));
 static u8 hc_out[4096] __attribute__((aligned(4096)));
 /* Where Linux keeps it: a pointer to the page, called as "call *hv_hypercall_pg" (asm/mshyperv.h). */
 void *hv_hypercall_pg;
+
+static inline u64 read_cr8(void) { u64 v; __asm__ volatile("mov %%cr8, %0" : "=r"(v)); return v; }
 
 static inline u64 rd_tsc(void) {
 	u32 lo, hi;
@@ -223,8 +228,21 @@ void guest_main(void) {
 	u64 vpi = rdmsr(HV_X64_MSR_VP_INDEX);
 	rt_check(vpi == 0, "VP_INDEX of the boot VP is 0: %lx", vpi);
 	rt_expect(try_wrmsr(HV_X64_MSR_VP_INDEX, 1), 13, 0, (u64)wrmsr_site, "#GP(0) writing VP_INDEX (read-only)");
-	/* Linux writes the VP assist page here; it is offered only with the APIC access privilege (not yet). */
-	rt_expect(try_wrmsr(HV_X64_MSR_VP_ASSIST_PAGE, 0), 13, 0, (u64)wrmsr_site, "#GP(0) on VP_ASSIST_PAGE (not offered)");
+	/* hv_cpu_init then enables the VP assist page (a zeroed page of its own; the hypervisor clears it too). */
+	rt_memset(assist_pg_mem, 0xaa, 4096);
+	wrmsr(HV_X64_MSR_VP_ASSIST_PAGE, (u64)assist_pg_mem | 1);
+	u64 assist = rdmsr(HV_X64_MSR_VP_ASSIST_PAGE);
+	int zeroed = 1;
+	for (int i = 0; i < 4096; i++) if (assist_pg_mem[i] != 0) zeroed = 0;
+	rt_check(assist == ((u64)assist_pg_mem | 1) && zeroed, "VP_ASSIST_PAGE takes Linux's write and the page reads zeroed: %lx", assist);
+	rt_expect(try_wrmsr(HV_X64_MSR_VP_ASSIST_PAGE, (u64)assist_pg_mem | 1 | 2), 13, 0, (u64)wrmsr_site,
+		"#GP(0) writing a reserved VP_ASSIST_PAGE bit");
+	/* The synthetic APIC MSRs reach the local APIC: TPR is CR8 << 4; EOI is write-only. */
+	wrmsr(HV_X64_MSR_TPR, 0x20);
+	u64 cr8 = read_cr8(), tpr = rdmsr(HV_X64_MSR_TPR);
+	wrmsr(HV_X64_MSR_TPR, 0);
+	rt_check(cr8 == 2 && tpr == 0x20, "the TPR MSR is the APIC's TPR (CR8 = TPR >> 4): cr8=%lx tpr=%lx", cr8, tpr);
+	rt_expect(try_rdmsr(HV_X64_MSR_EOI), 13, 0, (u64)rdmsr_site, "#GP(0) reading the write-only EOI MSR");
 	rt_expect(try_rdmsr(HV_X64_MSR_SCONTROL), 13, 0, (u64)rdmsr_site, "#GP(0) on SCONTROL (no SynIC offered)");
 
 	/* Before a guest OS ID, the hypercall page cannot be enabled (the write succeeds, enable stays 0). */

@@ -29,7 +29,10 @@ const EXPECTED = [
   '#GP(0) writing TSC_FREQUENCY (read-only)',
   'VP_INDEX of the boot VP is 0',
   '#GP(0) writing VP_INDEX (read-only)',
-  '#GP(0) on VP_ASSIST_PAGE (not offered)',
+  "VP_ASSIST_PAGE takes Linux's write and the page reads zeroed",
+  '#GP(0) writing a reserved VP_ASSIST_PAGE bit',
+  "the TPR MSR is the APIC's TPR (CR8 = TPR >> 4)",
+  '#GP(0) reading the write-only EOI MSR',
   '#GP(0) on SCONTROL (no SynIC offered)',
   'HYPERCALL reads 0 at start',
   'without a guest OS ID the enable bit stays 0 and the page is untouched',
@@ -75,12 +78,13 @@ test('guest hyperv: Linux\'s Hyper-V bring-up sequence, checked from inside the 
     cpuid.set(leaf, regs);
   }
   assert.deepEqual([...cpuid.keys()], [0x40000000, 0x40000001, 0x40000002, 0x40000003, 0x40000004, 0x40000005]);
-  // Privileges: VP runtime, reference counter, hypercall MSRs, VP index, reference TSC, frequency MSRs;
+  // Privileges: VP runtime, reference counter, APIC MSRs and VP assist page, hypercall MSRs, VP index,
+  // reference TSC, frequency MSRs;
   // features: frequency MSRs (8), hypercall MSR lock (18); hints: relaxed timing (5), no auto-EOI (9).
-  assert.deepEqual(cpuid.get(0x40000003), [0xa63, 0, 0, 0x40100]);
+  assert.deepEqual(cpuid.get(0x40000003), [0xa73, 0, 0, 0x40100]);
   assert.deepEqual(cpuid.get(0x40000004), [0x220, 0xffffffff, 0, 0]);
   // Linux prints exactly this line from these leaves.
-  assert.ok(lines.includes('Hyper-V: privilege flags low 0xa63, high 0x0, hints 0x220, misc 0x40100'), report);
+  assert.ok(lines.includes('Hyper-V: privilege flags low 0xa73, high 0x0, hints 0x220, misc 0x40100'), report);
   assert.ok(lines.includes(`hv freq ${VIRTUAL_TSC_HZ} ${APIC_TIMER_HZ}`), report);
   assert.ok(lines.includes('hv hcpage f 1 c1 c3 cc cc'), report);
   // The page's scale: ceil(2^64 * 10^7 / TSC Hz), offset 0.

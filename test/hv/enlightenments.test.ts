@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Hypervisor, RIGHTS_RWX, type Partition, type VirtualProcessor } from '../../src/hv/index.js';
 import { GPA_READ, softwareCpuidProfile, type CpuidResult } from '../../src/vp/index.js';
-import { S_TSC_OFFSET } from '../../src/vp/x86/state.js';
+import { S_APIC_BASE, S_TSC_OFFSET } from '../../src/vp/x86/state.js';
 import { VIRTUAL_TSC_HZ } from '../../src/hv/virtual-time.js';
 
 const MiB = 1 << 20;
@@ -56,11 +56,12 @@ test('a child partition CPUID table: the processor profile plus the Hyper-V leav
   // 0x40000000: max leaf 0x40000005 (Linux needs 0x40000005..0x4000FFFF), "Microsoft Hv".
   assert.deepEqual(leaf(s.p, 0x40000000), { eax: 0x40000005, ebx: 0x7263694d, ecx: 0x666f736f, edx: 0x76482074 });
   assert.deepEqual(leaf(s.p, 0x40000001), { eax: 0x31237648, ebx: 0, ecx: 0, edx: 0 }, '"Hv#1"');
-  // 0x40000003 EAX: VP runtime (0), reference counter (1), hypercall MSRs (5), VP index (6), reference TSC
-  // (9), frequency MSRs (11) = 0xA63. Not SynIC (2), synthetic timers (3), APIC MSRs (4), TSC invariant (15).
-  // EBX: no hypercall privileges yet (no PostMessages/SignalEvents without VMBus; never AccessPartitionId,
-  // CpuManagement, extended hypercalls or isolation). EDX: frequency MSRs available (8), hypercall MSR lock (18).
-  assert.deepEqual(leaf(s.p, 0x40000003), { eax: 0x00000a63, ebx: 0, ecx: 0, edx: 0x00040100 });
+  // 0x40000003 EAX: VP runtime (0), reference counter (1), APIC MSRs and VP assist page (4), hypercall MSRs
+  // (5), VP index (6), reference TSC (9), frequency MSRs (11) = 0xA73. Not SynIC (2), synthetic timers (3),
+  // TSC invariant (15). EBX: no hypercall privileges yet (no PostMessages/SignalEvents without VMBus; never
+  // AccessPartitionId, CpuManagement, extended hypercalls or isolation). EDX: frequency MSRs available (8),
+  // hypercall MSR lock (18).
+  assert.deepEqual(leaf(s.p, 0x40000003), { eax: 0x00000a73, ebx: 0, ecx: 0, edx: 0x00040100 });
   // 0x40000004 EAX: relaxed timing (5), deprecating auto-EOI (9); no TLB-flush, APIC-MSR or IPI hypercall
   // recommendations. EBX: never notify long spin waits.
   assert.deepEqual(leaf(s.p, 0x40000004), { eax: 0x00000220, ebx: 0xffffffff, ecx: 0, edx: 0 });
@@ -146,6 +147,47 @@ test('the hypercall MSR: guest OS ID first, reserved bits, GPAs outside RAM, the
   assert.equal(wr(s.vp, 0x40000001, BigInt(gpa) | 3n), true);
   assert.equal(wr(s.vp, 0x40000001, 0n), false);
   assert.equal(rd(s.vp, 0x40000001), BigInt(gpa) | 3n);
+});
+
+test('the VP assist page and the synthetic APIC MSRs (privilege AccessIntrCtrlRegs)', () => {
+  const s = child(2);
+  const gpa = 0x7000, host = hostOf(s, gpa);
+  s.u8.fill(0xaa, host, host + 4096);
+  assert.equal(rd(s.vp, 0x40000073), 0n);
+  assert.equal(wr(s.vp, 0x40000073, BigInt(gpa) | 2n), false, 'reserved bit 1');
+  assert.equal(wr(s.vp, 0x40000073, BigInt(RAM_PAGES * 4096) | 1n), false, 'not RAM');
+  assert.equal(s.u8[host], 0xaa, 'refused writes leave the page alone');
+  assert.equal(wr(s.vp, 0x40000073, BigInt(gpa) | 1n), true);
+  assert.ok(s.u8.subarray(host, host + 4096).every((b) => b === 0), 'enabling zeroes the page');
+  assert.equal(rd(s.vp, 0x40000073), BigInt(gpa) | 1n);
+  assert.equal(rd(s.p.vps[1]!, 0x40000073), 0n, 'the assist page is per VP');
+  s.u8[host] = 5;
+  assert.equal(wr(s.vp, 0x40000073, BigInt(gpa) | 1n), true);
+  assert.equal(s.u8[host], 5, 'rewriting the same page does not clear it again');
+  assert.equal(wr(s.vp, 0x40000073, 0n), true);
+  assert.equal(rd(s.vp, 0x40000073), 0n);
+  // TPR: bits 7:0, CR8 = TPR[7:4]; reserved bits #GP.
+  assert.equal(wr(s.vp, 0x40000072, 0x30n), true);
+  assert.equal(rd(s.vp, 0x40000072), 0x30n);
+  assert.equal(s.vp.engine.getRegister('cr8'), 3n);
+  assert.equal(wr(s.vp, 0x40000072, 0x100n), false);
+  // EOI: write-only; a write retires the highest in-service vector.
+  assert.equal(rd(s.vp, 0x40000070), 'gp');
+  const eois = s.vp.apic.stats.eois;
+  assert.equal(wr(s.vp, 0x40000070, 0n), true);
+  assert.equal(s.vp.apic.stats.eois, eois + 1);
+  // ICR (xAPIC layout, destination in bits 63:56): a fixed self IPI (shorthand 01) lands in this APIC's IRR.
+  assert.equal(wr(s.vp, 0x40000072, 0n), true);
+  s.vp.apic.mmioWrite(0xf0, 4, 0x1ff); // spurious-vector register: software-enable the APIC
+  assert.equal(wr(s.vp, 0x40000071, 0x0000000100000000n), false, 'xAPIC ICR high bits 55:32 are reserved');
+  assert.equal(wr(s.vp, 0x40000071, 0x0100000000044041n), true);
+  assert.equal(s.vp.apic.irr[0x41 >>> 5] & (1 << (0x41 & 31)), 1 << (0x41 & 31));
+  assert.equal(rd(s.vp, 0x40000071), 0x0100000000044041n);
+  // With the local APIC disabled (IA32_APIC_BASE.EN clear) the APIC MSRs #GP; the assist page does not care.
+  s.vp.cpu.s[S_APIC_BASE] &= ~0x800;
+  assert.equal(rd(s.vp, 0x40000072), 'gp');
+  assert.equal(wr(s.vp, 0x40000070, 0n), false);
+  assert.equal(wr(s.vp, 0x40000073, BigInt(gpa) | 1n), true);
 });
 
 test('the partition-wide MSRs are shared by every VP', () => {

@@ -5,14 +5,15 @@
 import { Privilege, PrivilegeMask } from '../privileges.js';
 
 /**
- * Privilege bits whose MSRs or hypercalls exist. Not yet: SynIC (2), synthetic timers (3), APIC access MSRs
- * and the VP assist page (4), reset (7), statistics (8), guest idle (10), debug (12), reenlightenment (13),
- * TSC invariant controls (15); PostMessages/SignalEvents (36, 37) come with VMBus; extended hypercalls (52)
- * and isolation (54) are not offered.
+ * Privilege bits whose MSRs or hypercalls exist. Not yet: SynIC (2), synthetic timers (3), reset (7),
+ * statistics (8), guest idle (10), debug (12), reenlightenment (13), TSC invariant controls (15);
+ * PostMessages/SignalEvents (36, 37) come with VMBus; extended hypercalls (52) and isolation (54) are not
+ * offered.
  */
 export const IMPLEMENTED_PRIVILEGES = PrivilegeMask.of(
   Privilege.ACCESS_VP_RUNTIME_MSR,
   Privilege.ACCESS_PARTITION_REFERENCE_COUNTER,
+  Privilege.ACCESS_APIC_MSRS,
   Privilege.ACCESS_HYPERCALL_MSRS,
   Privilege.ACCESS_VP_INDEX,
   Privilege.ACCESS_PARTITION_REFERENCE_TSC,
@@ -31,6 +32,7 @@ export const IMPLEMENTED_PRIVILEGES = PrivilegeMask.of(
 export const CHILD_DEFAULT_PRIVILEGES = PrivilegeMask.of(
   Privilege.ACCESS_VP_RUNTIME_MSR,
   Privilege.ACCESS_PARTITION_REFERENCE_COUNTER,
+  Privilege.ACCESS_APIC_MSRS,
   Privilege.ACCESS_HYPERCALL_MSRS,
   Privilege.ACCESS_VP_INDEX,
   Privilege.ACCESS_PARTITION_REFERENCE_TSC,

@@ -6,5 +6,6 @@ export { HvMsr, HypercallMsr, ReferenceTscMsr } from './msrs.js';
 export { HYPERCALL_PAGE_CODE, fillHypercallPage } from './hypercall-page.js';
 export { TscPageLayout, TSC_SEQUENCE_INVALID, referenceTscScale, referenceTime, nextTscSequence } from './reference-tsc.js';
 export { PartitionEnlightenments } from './partition-state.js';
+export { VpEnlightenments, VpAssistMsr } from './apic-msrs.js';
 export { readSyntheticMsr, writeSyntheticMsr, MSR_DONE, MSR_GP, MSR_NOT_SYNTHETIC } from './synthetic-msrs.js';
 export { notifyLongSpinWait, getPartitionId } from './guest-calls.js';

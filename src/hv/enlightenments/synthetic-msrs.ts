@@ -9,6 +9,7 @@ import { Privilege } from '../privileges.js';
 import type { Partition } from '../partition.js';
 import { APIC_TIMER_HZ, ticksToPair, VIRTUAL_TSC_HZ } from '../virtual-time.js';
 import type { VirtualProcessor } from '../virtual-processor.js';
+import { readEoi, readIcr, readTpr, readVpAssist, writeEoi, writeIcr, writeTpr, writeVpAssist } from './apic-msrs.js';
 import { usable } from './features.js';
 import { fillHypercallPage } from './hypercall-page.js';
 import { HvMsr, HypercallMsr, ReferenceTscMsr } from './msrs.js';
@@ -34,6 +35,7 @@ function privilegeOf(msr: number): number {
     case HvMsr.TIME_REF_COUNT: return Privilege.ACCESS_PARTITION_REFERENCE_COUNTER;
     case HvMsr.REFERENCE_TSC: return Privilege.ACCESS_PARTITION_REFERENCE_TSC;
     case HvMsr.TSC_FREQUENCY: case HvMsr.APIC_FREQUENCY: return Privilege.ACCESS_FREQUENCY_MSRS;
+    case HvMsr.EOI: case HvMsr.ICR: case HvMsr.TPR: case HvMsr.VP_ASSIST_PAGE: return Privilege.ACCESS_APIC_MSRS;
     default: return -1;
   }
 }
@@ -68,6 +70,10 @@ export function readSyntheticMsr(vp: VirtualProcessor, msr: number, out: Int32Ar
     case HvMsr.REFERENCE_TSC: return pair(out, e.referenceTscLo, e.referenceTscHi);
     case HvMsr.TSC_FREQUENCY: ticksToPair(VIRTUAL_TSC_HZ, out); return MSR_DONE;
     case HvMsr.APIC_FREQUENCY: ticksToPair(APIC_TIMER_HZ, out); return MSR_DONE;
+    case HvMsr.EOI: return refused(p, readEoi());
+    case HvMsr.ICR: return refused(p, readIcr(vp, out));
+    case HvMsr.TPR: return refused(p, readTpr(vp, out));
+    case HvMsr.VP_ASSIST_PAGE: return readVpAssist(vp, out);
   }
   return MSR_NOT_SYNTHETIC;
 }
@@ -80,8 +86,16 @@ export function writeSyntheticMsr(vp: VirtualProcessor, msr: number, lo: number,
     case HvMsr.GUEST_OS_ID: r = writeGuestOsId(p, lo, hi); break;
     case HvMsr.HYPERCALL: r = writeHypercall(vp, lo, hi); break;
     case HvMsr.REFERENCE_TSC: r = writeReferenceTsc(vp, lo, hi); break;
+    case HvMsr.EOI: r = writeEoi(vp); break;
+    case HvMsr.ICR: r = writeIcr(vp, lo, hi); break;
+    case HvMsr.TPR: r = writeTpr(vp, lo, hi); break;
+    case HvMsr.VP_ASSIST_PAGE: r = writeVpAssist(vp, lo, hi); break;
     default: r = MSR_GP; // the others are read-only
   }
+  return refused(p, r);
+}
+
+function refused(p: Partition, r: number): number {
   if (r === MSR_GP) p.synthetic.counters.msrRefusals++;
   return r;
 }
