@@ -17,7 +17,7 @@ import { buildInitramfs } from './initramfs.js';
 import { loadModuleIndex, moduleName, resolveModules } from './kernel-modules.js';
 import { describeFile, MANIFEST_FORMAT, readManifest, sha256Of, type GuestManifest, type ManifestPackage } from './manifest.js';
 
-/** Bump when the initramfs layout changes in a way the recipe hash would not see. */
+/** Bump when the outputs change in a way the recipe hash would not see (it covers the builder's code). */
 const BUILDER_VERSION = 2;
 export const BUSYBOX_PACKAGE = 'busybox-static';
 export const HYPERV_DAEMONS_PACKAGE = 'hyperv-daemons';
@@ -57,11 +57,18 @@ export interface GuestImages {
   upToDate: boolean;
 }
 
+/** The code that lays out the initramfs: a change to any of it makes the cached image stale. */
+const BUILDER_MODULES = ['guest-initramfs.js', 'init-script.js', 'initramfs.js', 'cpio-newc.js', 'kernel-modules.js', 'module-file.js'];
+
 function recipeHash(modules: readonly string[]): string {
+  const code = BUILDER_MODULES.map((f) => {
+    try { return sha256Of(readFileSync(new URL(`./${f}`, import.meta.url))); } catch { return f; }
+  });
   return sha256Of(Buffer.from(JSON.stringify({
     builder: BUILDER_VERSION,
     modules: modules.map(moduleName),
     init: [initScript({ installApplets: false }), initScript({ installApplets: true })],
+    code,
   })));
 }
 

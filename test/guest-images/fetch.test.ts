@@ -149,6 +149,13 @@ describe('guest fetch', () => {
     assert.ok(lines.some((l) => l.startsWith('up to date: ')), lines.join('\n'));
     assert.ok(ms < 10_000, `re-run took ${ms} ms`);
     console.log(`# up-to-date re-run: ${ms} ms`);
+    // The CLI's --json form says the same, with nothing but the JSON on stdout.
+    const j = spawnSync(process.execPath, [path.join(REPO_ROOT, 'scripts', 'guest-fetch.mjs'), '--json', '--quiet'], { encoding: 'utf8' });
+    assert.equal(j.status, 0, j.stderr);
+    assert.equal(j.stderr, '');
+    const parsed = JSON.parse(j.stdout) as { kernel: string; initrd: string; upToDate: boolean; manifest: GuestManifest };
+    assert.deepEqual([parsed.kernel, parsed.initrd, parsed.upToDate], [r.kernel, r.initrd, true]);
+    assert.deepEqual(parsed.manifest.files, manifest.files);
   });
 
   it('a build from the cached .debs in another directory logs each step and gives byte-identical images', async () => {
