@@ -10,9 +10,13 @@
 // Vendor choices where the SDM allows either: PUSH sreg and far CALL's CS push with a 32-bit operand size may
 // write the whole slot (zero-extended selector) or only its low 16 bits (recent Intel cores); the forms clear the
 // slot's upper bytes first so both behaviours give the same memory.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
 import {
-  AF, CF, DATA, diffSuite, OF, PF, printTotals, SF, STACK, ZF, type CaseSetup, type DiffForm, type Rng,
+  AF, CF, CODE, DATA, diffSuite, OF, PF, printTotals, SF, STACK, ZF, type CaseSetup, type DiffForm, type Rng,
 } from '../support/diff/diff.js';
+import { compatMachine, STUBS } from '../support/diff/compat-machine.js';
+import { EXIT_HLT } from '../../src/vp/index.js';
 
 const compat = { mode: 'compat32' } as const;
 const forms: DiffForm[] = [];
@@ -188,5 +192,49 @@ direct('0: .byte 0x66, 0x9a; .word 1f - 0b; .word 0x23; 1: inc ebx', 'call far p
 direct('0: .byte 0xea; .long 0x100000 + 1f - 0b; .word 0x2b; 1: inc ebx', 'jmp far to a data segment (#GP(0x28))', { allFault: true });
 direct('0: .byte 0x9a; .long 0x100000 + 1f - 0b; .word 0x10; 1: inc ebx', 'call far to DPL 0 code (#GP(0x10), stack untouched)', { allFault: true });
 direct('0: .byte 0xea; .long 0x100000 + 1f - 0b; .word 0x33; 1: .byte 0x48, 0xff, 0xc0', 'jmp far into 64-bit code (then #UD on EA)', { ud: true, allFault: true });
+
+// Not differential (a Linux process has no 16-bit code segment, and the host's SYSCALL behaviour is AMD's):
+// the same bytes decode by CS.D, and the block cache keeps the two decodings apart; SYSCALL from compatibility
+// mode follows the CPUID vendor.
+test('compat: the same code runs as 32-bit code (CS.D=1) and as 16-bit code (CS.D=0), each decoded for its size', () => {
+  const m = compatMachine();
+  const e = m.engine;
+  m.load(CODE, [0x40, 0xf4]); // INC eAX; HLT
+  const run = (attr: number): bigint => {
+    e.setSegment('cs', { selector: 0x08, base: 0n, limit: 0xffffffff, attributes: attr }); // CPL 0 (HLT)
+    e.setRegister('rax', 0x1234ffffn);
+    e.setRegister('rip', BigInt(CODE));
+    assert.equal(e.run(100), EXIT_HLT);
+    return e.getRegister('rax');
+  };
+  assert.equal(run(0xc09b), 0x12350000n, '32-bit: INC EAX');
+  assert.equal(run(0x009b), 0x12340000n, '16-bit: INC AX (the 32-bit decoding must not be reused)');
+  assert.equal(run(0xc09b), 0x12350000n, '32-bit again');
+});
+
+test('compat: SYSCALL from compatibility mode is #UD with a GenuineIntel CPUID and enters at CSTAR with AuthenticAMD', () => {
+  const m = compatMachine();
+  const e = m.engine;
+  m.load(CODE, [0x0f, 0x05, 0xf4]); // SYSCALL; HLT (not reached)
+  m.load(CODE + 0x100, [0xf4]); // the CSTAR entry
+  e.setRegister('star', 0x0010n << 32n);
+  e.setRegister('cstar', BigInt(CODE + 0x100));
+  e.setRegister('lstar', BigInt(CODE + 0x200));
+  const start = (): void => {
+    e.setSegment('cs', { selector: 0x23, base: 0n, limit: 0xffffffff, attributes: 0xc0fb });
+    e.setRegister('rip', BigInt(CODE));
+  };
+  e.cpu.cpuid = new Map([['0', { eax: 0xd, ebx: 0x756e6547, ecx: 0x6c65746e, edx: 0x49656e69 }]]); // GenuineIntel
+  start();
+  assert.equal(e.run(100), EXIT_HLT);
+  assert.equal(e.getRegister('rip'), BigInt(STUBS + 6 + 1), '#UD delivered through the IDT');
+  e.cpu.cpuid = new Map([['0', { eax: 0xd, ebx: 0x68747541, ecx: 0x444d4163, edx: 0x69746e65 }]]); // AuthenticAMD
+  start();
+  assert.equal(e.run(100), EXIT_HLT);
+  assert.equal(e.getRegister('rip'), BigInt(CODE + 0x101), 'entered at CSTAR');
+  assert.equal(e.getRegister('rcx'), BigInt(CODE + 2), 'RCX = the next EIP');
+  assert.equal(e.getRegister('cs'), 0x10n);
+  assert.equal(e.cpu.mode64, true);
+});
 
 printTotals('diff-compat');
