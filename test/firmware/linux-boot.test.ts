@@ -5,10 +5,11 @@
 // far the boot goes beyond depends on the processor and the platform devices, not on the firmware.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { ensureGuestImages } from '../../src/guest-images/index.js';
+import { parseElf64 } from '../../src/firmware/index.js';
 
 const CLI = resolve('bin', 'hypatia.js');
 const MEMORY_MIB = 256;
@@ -38,6 +39,28 @@ function bootUntil(kernel: string, initrd: string, until: RegExp): Promise<Run> 
 }
 
 const hex = (n: number, w = 16): string => '0x' + n.toString(16).padStart(w, '0');
+
+/**
+ * The ELF vmlinux inside the bzImage: its payload (boot.rst: payload_offset at 0x248, from the start of the
+ * protected-mode code, and payload_length at 0x24C) is LZ4-compressed in Debian's build, followed by the
+ * 4-byte uncompressed size; the lz4 tool (Debian package lz4, installed when missing) decompresses it.
+ */
+function extractVmlinux(bzImage: string): string {
+  if (spawnSync('lz4', ['--version']).status !== 0) {
+    execFileSync('sh', ['-c', 'apt-get update && apt-get install -y --no-install-recommends lz4'], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  }
+  const b = readFileSync(bzImage);
+  const pm = ((b[0x1f1] === 0 ? 4 : b[0x1f1]) + 1) * 512;
+  const off = pm + b.readUInt32LE(0x248), len = b.readUInt32LE(0x24c);
+  assert.deepEqual([...b.subarray(off, off + 4)], [0x02, 0x21, 0x4c, 0x18], 'an LZ4 legacy frame (CONFIG_KERNEL_LZ4)');
+  const dir = resolve('.cache', 'firmware-test');
+  mkdirSync(dir, { recursive: true });
+  const lz = join(dir, `payload-${process.pid}.lz4`), elf = join(dir, `vmlinux-${process.pid}`);
+  writeFileSync(lz, b.subarray(off, off + len - 4));
+  execFileSync('lz4', ['-d', '-f', '-q', lz, elf]);
+  rmSync(lz, { force: true });
+  return elf;
+}
 
 test('the Debian bzImage decompresses, starts, reads our boot_params, e820 map and ACPI tables, and loads the DSDT', { timeout: TIMEOUT_MS + 60_000 }, async (t) => {
   const images = await ensureGuestImages();
@@ -72,4 +95,19 @@ test('the Debian bzImage decompresses, starts, reads our boot_params, e820 map a
   // Linux's ACPICA parses our AML: the namespace holds the DSDT's objects.
   assert.match(out, DONE, out.slice(-3000));
   assert.doesNotMatch(out, /ACPI BIOS (Error|Warning)|Incorrect checksum|AE_AML|AE_BAD|Namespace lookup failure/i, 'ACPICA accepts the tables and the AML as they are');
+});
+
+test('the same kernel as an ELF vmlinux (extracted from the bzImage) starts at its physical entry and reads the same', { timeout: TIMEOUT_MS + 60_000 }, async () => {
+  const images = await ensureGuestImages();
+  const vmlinux = extractVmlinux(images.kernel);
+  const elf = parseElf64(readFileSync(vmlinux));
+  assert.ok(elf.segments.some((seg) => seg.vaddr >= 0xffffffff80000000n), 'linked in the kernel half: a real vmlinux');
+  const run = await bootUntil(vmlinux, images.initrd, TABLES);
+  rmSync(vmlinux, { force: true });
+  const out = run.out;
+  assert.match(out, TABLES, out.slice(-3000));
+  assert.match(out, /Linux version 6\.1\.\d+-\d+-cloud-amd64 .*Debian/);
+  assert.match(out, /Command line: console=ttyS0 earlycon=uart8250,io,0x3f8 panic=-1\r?\n/);
+  assert.match(out, new RegExp(`BIOS-e820: \\[mem ${hex(0x100000)}-${hex(MEMORY_MIB * 2 ** 20 - 1)}\\] usable`));
+  assert.match(out, /ACPI: RSDP 0x00000000000E0000 000024 \(v02 HYPATI\)/);
 });
