@@ -13,6 +13,17 @@ function apt(cmd: string, args: readonly string[], cwd?: string): Promise<ToolRe
   return runTool(cmd, args, { cwd, env: aptEnv(), missing: { code: 'no-apt', message: `${cmd} not found: ${NO_APT}` } });
 }
 
+/**
+ * Where apt may keep its binary package cache. Debian's container images switch that cache off, so every
+ * apt-cache run parses the package lists again (~0.6 s); a cache file of our own makes a re-run's queries
+ * take milliseconds. apt rebuilds it whenever the lists or the dpkg status change.
+ */
+export interface AptContext { pkgcache?: string }
+
+function cacheOpts(ctx: AptContext): string[] {
+  return ctx.pkgcache ? ['-o', `Dir::Cache::pkgcache=${ctx.pkgcache}`] : [];
+}
+
 /** The Debian metapackage whose dependency names the current cloud kernel. */
 export const CLOUD_KERNEL_META = 'linux-image-cloud-amd64';
 
@@ -37,11 +48,11 @@ export async function aptListsState(maxAgeMs: number): Promise<AptListsState> {
 }
 
 /** apt-get update (needs root). Waits (up to a minute) while another apt holds the lists lock. */
-export async function aptUpdate(): Promise<void> {
-  let r = await apt('apt-get', ['update', '-q']);
+export async function aptUpdate(ctx: AptContext = {}): Promise<void> {
+  let r = await apt('apt-get', [...cacheOpts(ctx), 'update', '-q']);
   for (let i = 0; i < 20 && r.status !== 0 && /Could not get lock/.test(r.stderr); i++) {
     await new Promise((res) => setTimeout(res, 3000));
-    r = await apt('apt-get', ['update', '-q']);
+    r = await apt('apt-get', [...cacheOpts(ctx), 'update', '-q']);
   }
   if (r.status !== 0 && typeof process.getuid === 'function' && process.getuid() !== 0) {
     throw new GuestImageError('download', `apt-get update needs root: run "sudo apt-get update" once, then fetch again (${firstErrorLine(r)})`);
@@ -53,8 +64,8 @@ export async function aptUpdate(): Promise<void> {
  * The candidate (newest installable) version of each package, undefined where apt knows none. One apt-cache
  * run for all of them: each run loads the package cache, which costs about half a second.
  */
-export async function aptCandidates(pkgs: readonly string[]): Promise<Map<string, string | undefined>> {
-  const r = checkTool(await apt('apt-cache', ['policy', ...pkgs]), `apt-cache policy ${pkgs.join(' ')}`, 'no-apt');
+export async function aptCandidates(pkgs: readonly string[], ctx: AptContext = {}): Promise<Map<string, string | undefined>> {
+  const r = checkTool(await apt('apt-cache', [...cacheOpts(ctx), 'policy', ...pkgs]), `apt-cache policy ${pkgs.join(' ')}`, 'no-apt');
   const out = new Map<string, string | undefined>(pkgs.map((p) => [p, undefined]));
   let current: string | undefined;
   for (const line of r.stdout.split('\n')) {
@@ -67,14 +78,15 @@ export async function aptCandidates(pkgs: readonly string[]): Promise<Map<string
 }
 
 /** The candidate version of one package, or undefined. */
-export async function aptCandidate(pkg: string): Promise<string | undefined> {
-  return (await aptCandidates([pkg])).get(pkg);
+export async function aptCandidate(pkg: string, ctx: AptContext = {}): Promise<string | undefined> {
+  return (await aptCandidates([pkg], ctx)).get(pkg);
 }
 
 /** The package names the candidate of `pkg` depends on ("Depends:" lines of apt-cache depends). */
-export async function aptDepends(pkg: string): Promise<string[] | undefined> {
-  const r = await apt('apt-cache', ['depends', pkg]);
-  if (r.status !== 0) return undefined;
+export async function aptDepends(pkg: string, ctx: AptContext = {}): Promise<string[] | undefined> {
+  const r = await apt('apt-cache', [...cacheOpts(ctx), 'depends', pkg]);
+  if (r.status !== 0 && /No packages found|Unable to locate/.test(r.stderr)) return undefined;
+  checkTool(r, `apt-cache depends ${pkg}`, 'no-apt');
   return [...r.stdout.matchAll(/^\s*\|?Depends:\s*<?([^\s>]+)>?/gm)].map((m) => m[1]);
 }
 
@@ -86,8 +98,8 @@ export interface CloudKernel extends ResolvedPackage {
 }
 
 /** The package the cloud kernel metapackage's candidate depends on (linux-image-<release>), if any. */
-export async function cloudKernelImagePackage(): Promise<string | undefined> {
-  return (await aptDepends(CLOUD_KERNEL_META))?.find((d) => /^linux-image-\d.*-cloud-amd64$/.test(d));
+export async function cloudKernelImagePackage(ctx: AptContext = {}): Promise<string | undefined> {
+  return (await aptDepends(CLOUD_KERNEL_META, ctx))?.find((d) => /^linux-image-\d.*-cloud-amd64$/.test(d));
 }
 
 /** linux-image-<release>-unsigned: the same kernel and modules without the Secure Boot signature. */
@@ -99,10 +111,10 @@ export function unsignedKernelPackage(image: string): string {
  * The newest cloud kernel and the candidates of `others`, in two apt-cache runs: the metapackage's candidate
  * depends on linux-image-<release>, whose unsigned twin we fetch.
  */
-export async function resolveCloudKernel(others: readonly string[] = []): Promise<{ kernel?: CloudKernel; others: Map<string, string | undefined> }> {
-  const image = await cloudKernelImagePackage();
+export async function resolveCloudKernel(others: readonly string[] = [], ctx: AptContext = {}): Promise<{ kernel?: CloudKernel; others: Map<string, string | undefined> }> {
+  const image = await cloudKernelImagePackage(ctx);
   const names = image ? [unsignedKernelPackage(image), ...others] : [...others];
-  const versions = names.length ? await aptCandidates(names) : new Map<string, string | undefined>();
+  const versions = names.length ? await aptCandidates(names, ctx) : new Map<string, string | undefined>();
   let kernel: CloudKernel | undefined;
   if (image) {
     const name = unsignedKernelPackage(image);
@@ -122,9 +134,9 @@ export function debFileName(pkg: string, version: string, arch = 'amd64'): strin
  * apt-get download pkg=version into `dir` (apt checks its hash against the signed lists). Returns the path.
  * As root apt would hand the download to the _apt user, who may not be able to write the cache directory.
  */
-export async function aptDownload(pkg: string, version: string, dir: string): Promise<string> {
+export async function aptDownload(pkg: string, version: string, dir: string, ctx: AptContext = {}): Promise<string> {
   const sandbox = typeof process.getuid === 'function' && process.getuid() === 0 ? ['-o', 'APT::Sandbox::User=root'] : [];
-  const r = await apt('apt-get', ['download', '-q', ...sandbox, `${pkg}=${version}`], dir);
+  const r = await apt('apt-get', ['download', '-q', ...sandbox, ...cacheOpts(ctx), `${pkg}=${version}`], dir);
   if (r.status !== 0) {
     const line = firstErrorLine(r);
     if (/Unable to locate package|was not found|Can't find a source|No packages found/i.test(line)) {

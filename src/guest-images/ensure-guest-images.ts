@@ -5,7 +5,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameS
 import { join, relative } from 'node:path';
 import {
   aptDownload, aptListsState, aptUpdate, debExtract, debFileName, debIdentity, resolveCloudKernel,
-  type CloudKernel, type ResolvedPackage,
+  type AptContext, type CloudKernel, type ResolvedPackage,
 } from './apt.js';
 import { readBzImageInfo } from './bzimage.js';
 import { defaultGuestCacheDir } from './cache-dir.js';
@@ -24,6 +24,9 @@ export const HYPERV_DAEMONS_PACKAGE = 'hyperv-daemons';
 export const KERNEL_FILE = 'vmlinuz';
 export const INITRD_FILE = 'initrd.img';
 export const MANIFEST_FILE = 'manifest.json';
+/** apt's binary package cache, kept beside the images (see AptContext). */
+const APT_PKGCACHE_FILE = 'apt-pkgcache.bin';
+const PKGCACHE_ROOM = 128 * 1024 * 1024;
 const DAY_MS = 24 * 3600 * 1000;
 /** Room for the three .debs (~30 MB), the unpacked kernel (~110 MB) and the outputs. */
 const NEEDED_BYTES = 256 * 1024 * 1024;
@@ -93,14 +96,18 @@ function upToDate(dir: string, m: GuestManifest | undefined, recipe: string, wan
   return m.files[KERNEL_FILE] !== undefined && m.files[INITRD_FILE] !== undefined;
 }
 
-function checkSpace(dir: string): void {
+function freeBytes(dir: string): number {
   try {
     const s = statfsSync(dir);
-    const free = s.bavail * s.bsize;
-    if (free < NEEDED_BYTES) throw new GuestImageError('no-space', `no space left on device: ${dir} has ${mib(free)} free, fetching the guest needs ${mib(NEEDED_BYTES)}`);
-  } catch (e) {
-    if (e instanceof GuestImageError) throw e; // statfs itself unavailable: let the writes tell
+    return s.bavail * s.bsize;
+  } catch {
+    return Number.POSITIVE_INFINITY; // statfs unavailable: let the writes tell
   }
+}
+
+function checkSpace(dir: string): void {
+  const free = freeBytes(dir);
+  if (free < NEEDED_BYTES) throw new GuestImageError('no-space', `no space left on device: ${dir} has ${mib(free)} free, fetching the guest needs ${mib(NEEDED_BYTES)}`);
 }
 
 function result(dir: string, manifest: GuestManifest, fresh: boolean): GuestImages {
@@ -131,14 +138,17 @@ export async function ensureGuestImages(options: EnsureGuestImagesOptions = {}):
       if (upToDate(dir, manifest, recipe)) { log('offline: using the cached images'); return result(dir, manifest, true); }
       throw new GuestImageError('offline', `offline: ${dir} holds no complete guest images for this build; run "hypatia guest fetch" with apt available`);
     }
-    const { kernel, busybox, daemons, updated } = await resolvePackages(options, log);
+    // apt's cache file takes ~40 MB: on a nearly full disk, go without it and let checkSpace say what is wrong.
+    const pkgcache = join(dir, APT_PKGCACHE_FILE);
+    const apt: AptContext = existsSync(pkgcache) || freeBytes(dir) > PKGCACHE_ROOM ? { pkgcache } : {};
+    const { kernel, busybox, daemons, updated } = await resolvePackages(options, apt, log);
     const pkgs: ResolvedPackage[] = [kernel, busybox, daemons];
     if (!options.force && upToDate(dir, manifest, recipe, pkgs)) {
       log(`up to date: ${kernel.name} ${kernel.version}, ${busybox.name} ${busybox.version}`);
       return result(dir, manifest, true);
     }
     checkSpace(dir);
-    const debs = await downloadAll(dir, pkgs, updated, log);
+    const debs = await downloadAll(dir, pkgs, updated, apt, log);
     const roots = new Map<string, string>();
     for (const p of pkgs) roots.set(p.name, await extract(dir, p, debs.get(p.name)!, options.force ?? false, log));
     const built = build(dir, recipe, modules, kernel, busybox, pkgs, debs, roots, log);
@@ -152,13 +162,13 @@ export async function ensureGuestImages(options: EnsureGuestImagesOptions = {}):
   }
 }
 
-async function resolvePackages(options: EnsureGuestImagesOptions, log: (l: string) => void) {
+async function resolvePackages(options: EnsureGuestImagesOptions, apt: AptContext, log: (l: string) => void) {
   let updated = false;
   const state = await aptListsState(options.listsMaxAgeMs ?? 7 * DAY_MS);
   if (state !== 'fresh') {
     log(`apt: package lists ${state}, running apt-get update`);
     try {
-      await aptUpdate();
+      await aptUpdate(apt);
       updated = true;
     } catch (e) {
       if (state === 'missing') throw e;
@@ -166,13 +176,13 @@ async function resolvePackages(options: EnsureGuestImagesOptions, log: (l: strin
     }
   }
   const resolveAll = async () => {
-    const { kernel, others } = await resolveCloudKernel([BUSYBOX_PACKAGE, HYPERV_DAEMONS_PACKAGE]);
+    const { kernel, others } = await resolveCloudKernel([BUSYBOX_PACKAGE, HYPERV_DAEMONS_PACKAGE], apt);
     return { kernel, busybox: others.get(BUSYBOX_PACKAGE), daemons: others.get(HYPERV_DAEMONS_PACKAGE) };
   };
   let r = await resolveAll();
   if ((!r.kernel || !r.busybox || !r.daemons) && !updated) {
     log('apt: a package is missing from the lists, running apt-get update');
-    await aptUpdate();
+    await aptUpdate(apt);
     updated = true;
     r = await resolveAll();
   }
@@ -184,7 +194,7 @@ async function resolvePackages(options: EnsureGuestImagesOptions, log: (l: strin
   return { kernel, busybox: { name: BUSYBOX_PACKAGE, version: r.busybox }, daemons: { name: HYPERV_DAEMONS_PACKAGE, version: r.daemons }, updated };
 }
 
-async function downloadAll(dir: string, pkgs: ResolvedPackage[], listsUpdated: boolean, log: (l: string) => void): Promise<Map<string, string>> {
+async function downloadAll(dir: string, pkgs: ResolvedPackage[], listsUpdated: boolean, apt: AptContext, log: (l: string) => void): Promise<Map<string, string>> {
   const debDir = join(dir, 'debs');
   mkdirSync(debDir, { recursive: true });
   const out = new Map<string, string>();
@@ -207,14 +217,14 @@ async function downloadAll(dir: string, pkgs: ResolvedPackage[], listsUpdated: b
       const t0 = Date.now();
       let file: string;
       try {
-        file = await aptDownload(p.name, p.version, tmp);
+        file = await aptDownload(p.name, p.version, tmp, apt);
       } catch (e) {
         // An old list can name a version the mirror no longer has (404): refresh once and retry.
         if (updated || !(e instanceof GuestImageError) || e.code !== 'download') throw e;
         log(`download: ${p.name} failed (${e.message}); running apt-get update and retrying`);
-        await aptUpdate();
+        await aptUpdate(apt);
         updated = true;
-        file = await aptDownload(p.name, p.version, tmp);
+        file = await aptDownload(p.name, p.version, tmp, apt);
       }
       renameSync(file, target);
       log(`download: ${p.name} ${p.version} (${mib(readFileSync(target).length)}, ${Date.now() - t0} ms)`);
