@@ -196,7 +196,10 @@ export function readCpio(buf: Uint8Array, offset = 0): ReadCpioResult {
     const dataOff = nameOff + nameSize + pad4(NEWC_HEADER_SIZE + nameSize);
     if (dataOff + size > buf.length) throw new GuestImageError('bad-archive', `cpio: data of "${name}" runs past the end (${size} bytes at ${dataOff})`);
     off = dataOff + size + pad4(size);
-    if (name === CPIO_TRAILER) return { members, end: Math.min(off, buf.length) };
+    if (name === CPIO_TRAILER) {
+      shareHardLinkData(members);
+      return { members, end: Math.min(off, buf.length) };
+    }
     const type = typeFromMode(mode);
     if (!type) throw new GuestImageError('bad-archive', `cpio: "${name}" has unknown file type in mode ${mode.toString(8)}`);
     const data = buf.subarray(dataOff, dataOff + size);
@@ -204,5 +207,24 @@ export function readCpio(buf: Uint8Array, offset = 0): ReadCpioResult {
       name, type, mode, perm: mode & 0o7777, ino, uid, gid, nlink, mtime, devMajor, devMinor, rdevMajor, rdevMinor, data,
       ...(type === 'symlink' ? { target: Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8') } : {}),
     });
+  }
+}
+
+/**
+ * Hard links as GNU cpio and the kernel's gen_init_cpio write them: regular files with nlink >= 2 and the same
+ * (dev, ino) name one inode, and only the last of them carries the data. Give every name those bytes.
+ */
+function shareHardLinkData(members: CpioMember[]): void {
+  const groups = new Map<string, CpioMember[]>();
+  for (const m of members) {
+    if (m.type !== 'file' || m.nlink < 2) continue;
+    const key = `${m.devMajor}:${m.devMinor}:${m.ino}`;
+    const g = groups.get(key);
+    if (g) g.push(m);
+    else groups.set(key, [m]);
+  }
+  for (const g of groups.values()) {
+    const withData = [...g].reverse().find((m) => m.data.length > 0);
+    if (withData) for (const m of g) if (m.data.length === 0) m.data = withData.data;
   }
 }

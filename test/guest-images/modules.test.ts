@@ -146,9 +146,14 @@ describe('modules without modules.dep: .modinfo of real ELF objects', () => {
     assert.deepEqual(modInfoDepends(readModInfo(objs.get('c_dash')!)), []);
   });
 
-  it('decompresses .ko.xz (xz) and .ko.gz (zlib) back to the exact object', () => {
+  it('decompresses .ko.xz (xz), .ko.zst (zstd) and .ko.gz (zlib) back to the exact object', () => {
     assert.ok(readModuleFile(path.join(modules, 'kernel/y/b.ko.xz')).equals(objs.get('b')!));
     assert.ok(readModuleFile(path.join(modules, 'kernel/z/c-dash.ko.gz')).equals(objs.get('c_dash')!));
+    ensureDebianTool('zstd', 'zstd');
+    const plain = path.join(dir, 'zst-a.ko');
+    fs.writeFileSync(plain, objs.get('a')!);
+    execFileSync('zstd', ['-q', plain]);
+    assert.ok(readModuleFile(`${plain}.zst`).equals(objs.get('a')!));
   });
 
   it('resolves through modinfo when there is no modules.dep', () => {
