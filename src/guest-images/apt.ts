@@ -36,14 +36,19 @@ export async function aptListsDir(): Promise<string> {
   return m ? m[1] : '/var/lib/apt/lists/';
 }
 
-/** Whether the package lists exist and how old the newest one is. */
-export async function aptListsState(maxAgeMs: number): Promise<AptListsState> {
+/**
+ * Whether the package lists exist and were refreshed within maxAgeMs. A list file's mtime is the archive's
+ * Last-Modified, not the time of the last apt-get update, so `stamp` (a file touched after each update we run)
+ * counts as a refresh too.
+ */
+export async function aptListsState(maxAgeMs: number, stamp?: string): Promise<AptListsState> {
   const dir = await aptListsDir();
   let newest = 0;
   try {
     for (const f of readdirSync(dir)) if (/_Packages(\.|$)/.test(f)) newest = Math.max(newest, statSync(join(dir, f)).mtimeMs);
   } catch { /* no lists directory: missing */ }
   if (newest === 0) return 'missing';
+  try { if (stamp) newest = Math.max(newest, statSync(stamp).mtimeMs); } catch { /* never updated by us */ }
   return Date.now() - newest > maxAgeMs ? 'stale' : 'fresh';
 }
 

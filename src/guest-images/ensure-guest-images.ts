@@ -27,6 +27,8 @@ export const MANIFEST_FILE = 'manifest.json';
 /** apt's binary package cache, kept beside the images (see AptContext). */
 const APT_PKGCACHE_FILE = 'apt-pkgcache.bin';
 const PKGCACHE_ROOM = 128 * 1024 * 1024;
+/** Touched after each apt-get update this tooling runs (see aptListsState). */
+const APT_UPDATED_STAMP = 'apt-updated';
 const DAY_MS = 24 * 3600 * 1000;
 /** Room for the three .debs (~30 MB), the unpacked kernel (~110 MB) and the outputs. */
 const NEEDED_BYTES = 256 * 1024 * 1024;
@@ -141,7 +143,7 @@ export async function ensureGuestImages(options: EnsureGuestImagesOptions = {}):
     // apt's cache file takes ~40 MB: on a nearly full disk, go without it and let checkSpace say what is wrong.
     const pkgcache = join(dir, APT_PKGCACHE_FILE);
     const apt: AptContext = existsSync(pkgcache) || freeBytes(dir) > PKGCACHE_ROOM ? { pkgcache } : {};
-    const { kernel, busybox, daemons, updated } = await resolvePackages(options, apt, log);
+    const { kernel, busybox, daemons, updated } = await resolvePackages(options, apt, join(dir, APT_UPDATED_STAMP), log);
     const pkgs: ResolvedPackage[] = [kernel, busybox, daemons];
     if (!options.force && upToDate(dir, manifest, recipe, pkgs)) {
       log(`up to date: ${kernel.name} ${kernel.version}, ${busybox.name} ${busybox.version}`);
@@ -162,14 +164,18 @@ export async function ensureGuestImages(options: EnsureGuestImagesOptions = {}):
   }
 }
 
-async function resolvePackages(options: EnsureGuestImagesOptions, apt: AptContext, log: (l: string) => void) {
+async function resolvePackages(options: EnsureGuestImagesOptions, apt: AptContext, stamp: string, log: (l: string) => void) {
   let updated = false;
-  const state = await aptListsState(options.listsMaxAgeMs ?? 7 * DAY_MS);
+  const update = async () => {
+    await aptUpdate(apt);
+    updated = true;
+    writeFileSync(stamp, `${new Date().toISOString()}\n`);
+  };
+  const state = await aptListsState(options.listsMaxAgeMs ?? 7 * DAY_MS, stamp);
   if (state !== 'fresh') {
     log(`apt: package lists ${state}, running apt-get update`);
     try {
-      await aptUpdate(apt);
-      updated = true;
+      await update();
     } catch (e) {
       if (state === 'missing') throw e;
       log(`apt: update failed, using the old lists (${(e as Error).message})`); // stale lists still name real packages
@@ -182,8 +188,7 @@ async function resolvePackages(options: EnsureGuestImagesOptions, apt: AptContex
   let r = await resolveAll();
   if ((!r.kernel || !r.busybox || !r.daemons) && !updated) {
     log('apt: a package is missing from the lists, running apt-get update');
-    await aptUpdate(apt);
-    updated = true;
+    await update();
     r = await resolveAll();
   }
   if (!r.kernel) throw new GuestImageError('no-package', 'package linux-image-*-cloud-amd64-unsigned not found: apt knows no linux-image-cloud-amd64 (is this Debian 12 amd64 with "main" in sources.list?)');
@@ -224,6 +229,7 @@ async function downloadAll(dir: string, pkgs: ResolvedPackage[], listsUpdated: b
         log(`download: ${p.name} failed (${e.message}); running apt-get update and retrying`);
         await aptUpdate(apt);
         updated = true;
+        writeFileSync(join(dir, APT_UPDATED_STAMP), `${new Date().toISOString()}\n`);
         file = await aptDownload(p.name, p.version, tmp, apt);
       }
       renameSync(file, target);

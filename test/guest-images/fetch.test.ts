@@ -158,6 +158,18 @@ describe('guest fetch', () => {
     assert.deepEqual(parsed.manifest.files, manifest.files);
   });
 
+  it('package lists older than allowed are refreshed with apt-get update first', async () => {
+    const lines: string[] = [];
+    const r = await ensureGuestImages({ listsMaxAgeMs: 0, log: (l) => lines.push(l) });
+    assert.ok(lines.includes('apt: package lists stale, running apt-get update'), lines.join('\n'));
+    assert.ok(!lines.some((l) => l.includes('update failed')), lines.join('\n'));
+    assert.ok(Date.now() - fs.statSync(path.join(cache, 'apt-updated')).mtimeMs < 60_000, 'the refresh is recorded');
+    assert.equal(r.manifest.kernel.release, manifest.kernel.release);
+    const again: string[] = [];
+    await ensureGuestImages({ listsMaxAgeMs: 60_000, log: (l) => again.push(l) });
+    assert.ok(!again.some((l) => l.startsWith('apt:')), `just refreshed, so no update: ${again.join('\n')}`);
+  });
+
   it('a build from the cached .debs in another directory logs each step and gives byte-identical images', async () => {
     const other = path.join(tmp, 'cache2');
     fs.mkdirSync(path.join(other, 'debs'), { recursive: true });
