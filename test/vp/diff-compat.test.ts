@@ -53,6 +53,16 @@ for (const seg of ['ds', 'es', 'ss']) {
 }
 add({ asm: 'push ss; pop ss; inc eax', name: 'pop ss (interrupt shadow) then an instruction', mem: clearSlotTops(1) });
 
+// ---- descriptor queries (VERR/VERW/LAR/LSL: ZF says whether the selector is usable; no fault for bad ones).
+// Only selectors whose descriptors the compat machine shares with Linux's GDT (not TLS or the per-CPU segment).
+const selSetup = (reg: string) => (r: Rng, c: CaseSetup): void => c.set(reg, BigInt(r.pick(SELECTORS)) | (BigInt(r.u32()) << 16n));
+add({ asm: 'verr ax', setup: selSetup('rax') });
+add({ asm: 'verw ax', setup: selSetup('rax') });
+add({ asm: 'lar eax, bx', setup: selSetup('rbx') });
+add({ asm: 'lar ax, bx', setup: selSetup('rbx') });
+add({ asm: 'lsl eax, bx', setup: selSetup('rbx') });
+add({ asm: 'lsl ax, bx', setup: selSetup('rbx') });
+
 // ---- decimal arithmetic (AL/AH from the edge-biased random registers, AF/CF random)
 const ALS = [0x00, 0x09, 0x0a, 0x0f, 0x10, 0x19, 0x1a, 0x60, 0x90, 0x99, 0x9a, 0x9f, 0xa0, 0xf9, 0xfa, 0xff, 0x05, 0x66];
 const alSetup = (r: Rng, c: CaseSetup): void => {

@@ -17,6 +17,8 @@ const APIC = 1 << 9, X2APIC = 1 << 21, TSC_DEADLINE = 1 << 24;
 // CPUID.80000001:EDX / ECX
 const SYSCALL = 1 << 11, NX = 1 << 20, PAGE1GB = 1 << 26, RDTSCP = 1 << 27, LM = 1 << 29;
 const LAHF_LM = 1 << 0;
+// CPUID.7.0:EDX
+const ARCH_CAPABILITIES = 1 << 29;
 
 /** Physical/virtual address widths reported in leaf 0x80000008 (the page walker honours MAXPHYADDR). */
 export const PHYS_ADDR_BITS = 39;
@@ -31,7 +33,8 @@ export function softwareCpuidProfile(): CpuidTable {
   // Family 6 model 0x3A stepping 9; EBX: CLFLUSH line 8 qwords, 1 logical processor (APIC id patched per VP).
   set('1', 0x000306a9, 0x00010800, CX16 | X2APIC | TSC_DEADLINE,
     FPU | PSE | TSC | MSR | PAE | CX8 | APIC | PGE | CMOV | PAT | CLFSH | MMX | FXSR | SSE | SSE2);
-  set('7:0', 0, 0, 0, 0); // no FSGSBASE, BMI, AVX2, SMEP, SMAP, ...
+  // No FSGSBASE, BMI, AVX2, SMEP, SMAP, ...; EDX[29]: IA32_ARCH_CAPABILITIES exists (see ops/system.ts).
+  set('7:0', 0, 0, 0, ARCH_CAPABILITIES);
   set('80000000', 0x80000008, 0, 0, 0);
   set('80000001', 0, 0, LAHF_LM, SYSCALL | NX | PAGE1GB | RDTSCP | LM);
   const brand = 'Hypatia x86-64 software VP'.padEnd(48, '\0');

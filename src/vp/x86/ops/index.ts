@@ -7,6 +7,7 @@ import './mov.js';
 import './control.js';
 import './stack.js';
 import './system.js';
+import './segment-checks.js';
 import './bits.js';
 import './string.js';
 import './atomic.js';

@@ -16,6 +16,7 @@ import {
   S_TR_BASE, S_TR_LIMIT, S_TR_SEL, S_TSC_AUX, S_TSC_OFFSET,
 } from '../state.js';
 import { MAP0F, MAP1, opUD, type Decoder } from '../decoder.js';
+import { decVerrVerw } from './segment-checks.js';
 import type { Insn } from '../insn.js';
 import type { X86Cpu } from '../cpu.js';
 import { ea, getReg, readRM, setReg } from '../operands.js';
@@ -93,6 +94,18 @@ function rdtscp(cpu: X86Cpu, i: Insn): void {
 
 // ---------------------------------------------------------------- MSRs
 
+const MSR_IA32_UCODE_REV = 0x8b;
+const MSR_IA32_ARCH_CAPABILITIES = 0x10a;
+/**
+ * IA32_ARCH_CAPABILITIES: an interpreter executes nothing speculatively, so none of the transient-execution
+ * vulnerabilities these bits rule out can exist here: RDCL_NO (Meltdown), SKIP_L1DFL_VMENTRY, SSB_NO, MDS_NO,
+ * IF_PSCHANGE_MC_NO, TAA_NO, SBDR_SSDP_NO, FBSDP_NO, PSDP_NO, BHI_NO, PBRSB_NO, GDS_NO, RFDS_NO; ITS_NO (bit 62).
+ * Reported through CPUID.7.0:EDX[29] (cpuid-profile.ts); Linux then skips PTI and the buffer-clearing paths.
+ */
+const ARCH_CAPABILITIES_LO = (1 << 0) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 8) | (1 << 13) | (1 << 14) |
+  (1 << 15) | (1 << 20) | (1 << 24) | (1 << 26) | (1 << 27);
+const ARCH_CAPABILITIES_HI = 1 << 30;
+
 /** Read an MSR into tmp64; false if it does not exist (#GP). */
 export function readMsr(cpu: X86Cpu, msr: number): boolean {
   const s = cpu.s, o = cpu.tmp64;
@@ -113,6 +126,8 @@ export function readMsr(cpu: X86Cpu, msr: number): boolean {
     case MSR_IA32_SYSENTER_ESP: return pair(S_SYSENTER_ESP);
     case MSR_IA32_SYSENTER_EIP: return pair(S_SYSENTER_EIP);
     case MSR_IA32_MISC_ENABLE: o[0] = s[S_MISC_ENABLE]; o[1] = 0; return true;
+    case MSR_IA32_UCODE_REV: o[0] = 0; o[1] = 0; return true; // no microcode: revision 0
+    case MSR_IA32_ARCH_CAPABILITIES: o[0] = ARCH_CAPABILITIES_LO; o[1] = ARCH_CAPABILITIES_HI; return true;
     case MSR_IA32_APIC_BASE:
       if (cpu.platform.rdmsr(msr, o)) return true;
       return pair(S_APIC_BASE);
@@ -165,6 +180,7 @@ export function writeMsr(cpu: X86Cpu, msr: number, lo: number, hi: number): bool
     case MSR_IA32_SYSENTER_ESP: return pair(S_SYSENTER_ESP);
     case MSR_IA32_SYSENTER_EIP: return pair(S_SYSENTER_EIP);
     case MSR_IA32_MISC_ENABLE: s[S_MISC_ENABLE] = lo; return true;
+    case MSR_IA32_UCODE_REV: return true; // writing 0 before CPUID refreshes the revision: nothing to do
     case MSR_IA32_APIC_BASE:
       // The platform owns the local APIC: it validates the value and the mode transition (false: #GP).
       if (!cpu.platform.wrmsr(msr, lo, hi)) return false;
@@ -562,6 +578,7 @@ function decGroup6(d: Decoder, i: Insn): void {
     case 0: case 1: i.exec = sldtStr; return;
     case 2: i.exec = lldt; d.endBlock = true; return;
     case 3: i.exec = ltr; d.endBlock = true; return;
+    case 4: case 5: decVerrVerw(d, i); return;
     default: i.exec = opUD; return;
   }
 }
