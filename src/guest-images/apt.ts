@@ -154,13 +154,12 @@ export async function aptDownload(pkg: string, version: string, dir: string, ctx
   return join(dir, file);
 }
 
-/** The Package and Version fields of a .deb (dpkg-deb -f), to check a cached file is what its name says. */
-export async function debIdentity(deb: string): Promise<ResolvedPackage> {
-  const r = checkTool(await apt('dpkg-deb', ['-f', deb, 'Package', 'Version']), `dpkg-deb -f ${deb}`, 'download');
-  const name = /^Package:\s*(\S+)/m.exec(r.stdout)?.[1];
-  const version = /^Version:\s*(\S+)/m.exec(r.stdout)?.[1];
-  if (!name || !version) throw new GuestImageError('download', `${deb}: dpkg-deb shows no Package/Version`);
-  return { name, version };
+/** What the signed package lists say a .deb must be: its size and SHA-256 (apt-get download --print-uris). */
+export async function aptExpectedDeb(pkg: string, version: string, ctx: AptContext = {}): Promise<{ size: number; sha256: string } | undefined> {
+  const r = await apt('apt-get', ['download', '-q', '--print-uris', ...cacheOpts(ctx), `${pkg}=${version}`]);
+  if (r.status !== 0) return undefined;
+  const m = /^'[^']+'\s+\S+\s+(\d+)\s+SHA256:([0-9a-f]{64})\s*$/m.exec(r.stdout);
+  return m ? { size: Number(m[1]), sha256: m[2] } : undefined;
 }
 
 /** dpkg-deb -x: unpack a package's files into `dir`. */

@@ -4,7 +4,7 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import {
-  aptDownload, aptListsState, aptUpdate, debExtract, debFileName, debIdentity, resolveCloudKernel,
+  aptDownload, aptExpectedDeb, aptListsState, aptUpdate, debExtract, debFileName, resolveCloudKernel,
   type AptContext, type CloudKernel, type ResolvedPackage,
 } from './apt.js';
 import { readBzImageInfo } from './bzimage.js';
@@ -207,13 +207,16 @@ async function downloadAll(dir: string, pkgs: ResolvedPackage[], listsUpdated: b
   for (const p of pkgs) {
     const target = join(debDir, debFileName(p.name, p.version));
     if (existsSync(target)) {
-      const id = await debIdentity(target).catch(() => undefined);
-      if (id && id.name === p.name && id.version === p.version) {
+      // A kept .deb is reused only if it is byte for byte what the signed lists describe.
+      const expected = await aptExpectedDeb(p.name, p.version, apt);
+      const data = readFileSync(target);
+      if (expected && data.length === expected.size && sha256Of(data) === expected.sha256) {
         log(`download: ${p.name} ${p.version}: cached`);
         out.set(p.name, target);
         continue;
       }
-      rmSync(target, { force: true }); // truncated or foreign
+      log(`download: ${p.name}: the cached .deb does not match the package lists, fetching it again`);
+      rmSync(target, { force: true }); // truncated, corrupt or foreign
     }
     const tmp = join(debDir, `.tmp-${process.pid}`);
     rmSync(tmp, { recursive: true, force: true });

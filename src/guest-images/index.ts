@@ -18,4 +18,4 @@ export { readBzImageInfo, hasBzImageSignature, BZIMAGE_HEADER_MAGIC, BZIMAGE_HEA
 export { HYPERV_MODULES, busyboxApplets, guestInitramfsFiles, modulesListText } from './guest-initramfs.js';
 export { initScript, READY_MARKER, INIT_LOG_PREFIX, MODULES_LIST_PATH } from './init-script.js';
 export { readManifest, type GuestManifest, type ManifestFile, type ManifestPackage } from './manifest.js';
-export { CLOUD_KERNEL_META, resolveCloudKernel, debFileName } from './apt.js';
+export { CLOUD_KERNEL_META, resolveCloudKernel, debFileName, aptDownload, aptCandidates, type AptContext } from './apt.js';

@@ -11,10 +11,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
-  buildInitramfs, debFileName, defaultGuestCacheDir, ensureGuestImages, GuestImageError, HYPERV_MODULES, initramfsTree,
+  aptDownload, buildInitramfs, debFileName, defaultGuestCacheDir, ensureGuestImages, GuestImageError, HYPERV_MODULES, initramfsTree,
   moduleName, MODULES_LIST_PATH, readManifest, READY_MARKER, type GuestManifest,
 } from '../../src/guest-images/index.js';
-import { aptDownload } from '../../src/guest-images/apt.js';
 import { REPO_ROOT } from '../support/guest-build.js';
 import { ensureDebianTool } from './debian-tools.js';
 
@@ -173,11 +172,20 @@ describe('guest fetch', () => {
   it('a build from the cached .debs in another directory logs each step and gives byte-identical images', async () => {
     const other = path.join(tmp, 'cache2');
     fs.mkdirSync(path.join(other, 'debs'), { recursive: true });
-    for (const p of manifest.packages) fs.linkSync(path.join(cache, p.deb), path.join(other, p.deb));
+    // Two .debs shared with the default cache; busybox-static a truncated copy, which must be fetched again.
+    const bb = manifest.packages.find((p) => p.name === 'busybox-static')!;
+    for (const p of manifest.packages) {
+      if (p === bb) fs.writeFileSync(path.join(other, p.deb), fs.readFileSync(path.join(cache, p.deb)).subarray(0, 300_000));
+      else fs.linkSync(path.join(cache, p.deb), path.join(other, p.deb));
+    }
     const lines: string[] = [];
     const r = await ensureGuestImages({ cacheDir: other, log: (l) => lines.push(l) });
     assert.equal(r.upToDate, false);
+    assert.ok(lines.includes('download: busybox-static: the cached .deb does not match the package lists, fetching it again'), lines.join('\n'));
+    assert.ok(lines.some((l) => l.startsWith(`download: busybox-static ${bb.version} (`)), lines.join('\n'));
+    assert.equal(sha256(fs.readFileSync(path.join(other, bb.deb))), bb.sha256);
     for (const p of manifest.packages) {
+      if (p === bb) continue;
       assert.ok(lines.includes(`download: ${p.name} ${p.version}: cached`), `download line for ${p.name}:\n${lines.join('\n')}`);
       assert.ok(lines.some((l) => l.startsWith(`extract: ${p.name} ${p.version} (`)), `extract line for ${p.name}`);
     }
