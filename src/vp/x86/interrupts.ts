@@ -200,13 +200,14 @@ export function iret(cpu: X86Cpu, size: number): void {
   const conforming = (d.type & 4) !== 0;
   if (conforming ? d.dpl > rpl : d.dpl !== rpl) cpu.fault(EXC_GP, csSel & 0xfffc);
   if (!d.present) cpu.fault(EXC_NP, csSel & 0xfffc);
-  const csAttr = d.attr, csBase = d.base, csLimit = d.limit;
-  if (!d.long) { ripHi = 0; if (size !== 8) ripLo >>>= 0; }
+  // readDescriptor returns one scratch object: copy what we need before the SS lookup overwrites it.
+  const csAttr = d.attr, csBase = d.base, csLimit = d.limit, csLong = d.long;
+  if (!csLong) { ripHi = 0; if (size !== 8) ripLo >>>= 0; }
   else if (((ripHi << 16) >> 16) !== ripHi) cpu.fault(EXC_GP, 0);
   // SS: a null selector is allowed when returning to 64-bit code at CPL < 3.
   let ssBase = 0, ssLimit = 0, ssAttr = 0;
   if ((ssSel & 0xfffc) === 0) {
-    if (!d.long || rpl === 3) cpu.fault(EXC_GP, 0);
+    if (!csLong || rpl === 3) cpu.fault(EXC_GP, 0);
   } else {
     if ((ssSel & 3) !== rpl) cpu.fault(EXC_GP, ssSel & 0xfffc);
     const sd = readDescriptor(cpu, ssSel);
@@ -237,8 +238,7 @@ export function iret(cpu: X86Cpu, size: number): void {
     }
   }
   s[2 * RSP] = newRspLo;
-  s[2 * RSP + 1] = d.long ? newRspHi : 0;
-  if (size !== 8 && !d.long) s[2 * RSP + 1] = 0;
+  s[2 * RSP + 1] = csLong ? newRspHi : 0;
   s[S_RIP] = ripLo;
   s[S_RIP + 1] = ripHi;
 }
