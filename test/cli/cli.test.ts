@@ -29,6 +29,8 @@ test('help', () => {
   assert.equal(rh.status, 0);
   assert.match(rh.stdout, /--kernel <file>/);
   assert.match(rh.stdout, /--memory <size>/);
+  assert.match(rh.stdout, /--initrd <file>/);
+  assert.match(rh.stdout, /--append <text>/);
   assert.match(rh.stdout, /\(v << 1\) \| 1/);
   assert.equal(hypatia().status, 2);
 });
@@ -60,6 +62,12 @@ test('bad input: one line, non-zero status', () => {
   oneLineError(hypatia('run', '--kernel', notElf), 2, /not an ELF file \(bad magic\)/);
   oneLineError(hypatia('run', '--kernel', truncated), 2, /only 8 bytes/);
   oneLineError(hypatia('run', '--kernel', outside, '--memory', '64M'), 2, /lies outside guest memory \(67108864 bytes\)/);
+  // Direct Linux boot options: a missing initrd, a command line longer than the kernel accepts.
+  const good = join(TMP, 'good.elf');
+  writeFileSync(good, minimalElf(0x200000));
+  oneLineError(hypatia('run', '--kernel', good, '--initrd', join(TMP, 'missing.img')), 2, /cannot read initrd .*missing\.img: no such file/);
+  oneLineError(hypatia('run', '--kernel', good, '--append', 'x'.repeat(3000)), 2, /command line is 3000 bytes; this kernel accepts at most 2047/);
+  oneLineError(hypatia('run', '--kernel', good, '--append'), 2, /--append needs a value/);
 });
 
 /** An ELF with one executable segment at `addr` (ELF64 header + one program header + 1 byte: HLT). */
