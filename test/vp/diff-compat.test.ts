@@ -55,7 +55,7 @@ add({ asm: 'push ss; pop ss; inc eax', name: 'pop ss (interrupt shadow) then an 
 
 // ---- descriptor queries (VERR/VERW/LAR/LSL: ZF says whether the selector is usable; no fault for bad ones).
 // Only selectors whose descriptors the compat machine shares with Linux's GDT (not TLS or the per-CPU segment).
-const selSetup = (reg: string) => (r: Rng, c: CaseSetup): void => c.set(reg, BigInt(r.pick(SELECTORS)) | (BigInt(r.u32()) << 16n));
+const selSetup = (reg: 'rax' | 'rbx') => (r: Rng, c: CaseSetup): void => c.set(reg, BigInt(r.pick(SELECTORS)) | (BigInt(r.u32()) << 16n));
 add({ asm: 'verr ax', setup: selSetup('rax') });
 add({ asm: 'verw ax', setup: selSetup('rax') });
 add({ asm: 'lar eax, bx', setup: selSetup('rbx') });
