@@ -13,7 +13,7 @@ import { PHYS_ADDR_BITS } from '../vp/x86/cpuid-profile.js';
 import { readFlags } from '../vp/x86/flags.js';
 import { DispatchEvent, DispatchState, InterceptAccess } from './hypercall/layouts.js';
 import { HvMessageType, InterceptAccessType, InterceptMessage, MessageLayout } from './intercept-message.js';
-import { MSR_DONE, MSR_NOT_SYNTHETIC, readSyntheticMsr, VpEnlightenments, writeSyntheticMsr } from './enlightenments/index.js';
+import { MSR_DONE, MSR_DONE_FORWARD, MSR_NOT_SYNTHETIC, readSyntheticMsr, VpEnlightenments, writeSyntheticMsr } from './enlightenments/index.js';
 import type { Partition } from './partition.js';
 import {
   APIC_BASE_MSR, apicBaseWriteAllowed, LocalApic, routeInterrupt, TSC_DEADLINE_MSR, X2APIC_MSR_FIRST, X2APIC_MSR_LAST,
@@ -310,11 +310,23 @@ export class VirtualProcessor implements VpPlatform, ApicHost {
 
   wrmsr(msr: number, lo: number, hi: number): boolean {
     const r = writeSyntheticMsr(this, msr, lo, hi);
+    if (r === MSR_DONE_FORWARD) {
+      // Handled (the guest's crash notification); the root hears of it as an MSR write if it installed an
+      // intercept on this very MSR (an "every unimplemented MSR" intercept does not cover an implemented one).
+      const p = this.partition;
+      if (p.interceptHandler !== null && ((p.msrIntercepts.get(msr) ?? 0) & InterceptAccess.WRITE) !== 0) this.msrWriteMessage(msr, lo, hi);
+      return true;
+    }
     if (r !== MSR_NOT_SYNTHETIC) return r === MSR_DONE;
     if (msr >= X2APIC_MSR_FIRST && msr <= X2APIC_MSR_LAST) return this.apic.wrmsr(msr, lo, hi);
     if (msr === TSC_DEADLINE_MSR) { this.apic.writeDeadline(lo, hi); return true; }
     if (msr === APIC_BASE_MSR) return this.writeApicBase(lo, hi);
     if (!this.msrIntercepted(msr, InterceptAccess.WRITE)) return false;
+    return this.msrWriteMessage(msr, lo, hi);
+  }
+
+  /** HvMessageTypeX64MsrIntercept for a write; false when the root asks for #GP. */
+  private msrWriteMessage(msr: number, lo: number, hi: number): boolean {
     const m = this.message;
     this.fillHeader(m.begin(HvMessageType.X64_MSR_INTERCEPT, this.index, InterceptAccessType.WRITE, MessageLayout.MSR_END), true);
     m.setMsr(msr, lo, hi);

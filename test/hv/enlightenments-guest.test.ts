@@ -80,11 +80,11 @@ test('guest hyperv: Linux\'s Hyper-V bring-up sequence, checked from inside the 
   assert.deepEqual([...cpuid.keys()], [0x40000000, 0x40000001, 0x40000002, 0x40000003, 0x40000004, 0x40000005]);
   // Privileges: VP runtime, reference counter, APIC MSRs and VP assist page, hypercall MSRs, VP index,
   // reference TSC, frequency MSRs;
-  // features: frequency MSRs (8), hypercall MSR lock (18); hints: relaxed timing (5), no auto-EOI (9).
-  assert.deepEqual(cpuid.get(0x40000003), [0xa73, 0, 0, 0x40100]);
+  // features: frequency MSRs (8), guest crash MSRs (10), hypercall MSR lock (18); hints: relaxed timing (5), no auto-EOI (9).
+  assert.deepEqual(cpuid.get(0x40000003), [0xa73, 0, 0, 0x40500]);
   assert.deepEqual(cpuid.get(0x40000004), [0x220, 0xffffffff, 0, 0]);
   // Linux prints exactly this line from these leaves.
-  assert.ok(lines.includes('Hyper-V: privilege flags low 0xa73, high 0x0, hints 0x220, misc 0x40100'), report);
+  assert.ok(lines.includes('Hyper-V: privilege flags low 0xa73, high 0x0, hints 0x220, misc 0x40500'), report);
   assert.ok(lines.includes(`hv freq ${VIRTUAL_TSC_HZ} ${APIC_TIMER_HZ}`), report);
   assert.ok(lines.includes('hv hcpage f 1 c1 c3 cc cc'), report);
   // The page's scale: ceil(2^64 * 10^7 / TSC Hz), offset 0.

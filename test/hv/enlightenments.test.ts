@@ -60,8 +60,8 @@ test('a child partition CPUID table: the processor profile plus the Hyper-V leav
   // (5), VP index (6), reference TSC (9), frequency MSRs (11) = 0xA73. Not SynIC (2), synthetic timers (3),
   // TSC invariant (15). EBX: no hypercall privileges yet (no PostMessages/SignalEvents without VMBus; never
   // AccessPartitionId, CpuManagement, extended hypercalls or isolation). EDX: frequency MSRs available (8),
-  // hypercall MSR lock (18).
-  assert.deepEqual(leaf(s.p, 0x40000003), { eax: 0x00000a73, ebx: 0, ecx: 0, edx: 0x00040100 });
+  // guest crash MSRs (10), hypercall MSR lock (18).
+  assert.deepEqual(leaf(s.p, 0x40000003), { eax: 0x00000a73, ebx: 0, ecx: 0, edx: 0x00040500 });
   // 0x40000004 EAX: relaxed timing (5), deprecating auto-EOI (9); no TLB-flush, APIC-MSR or IPI hypercall
   // recommendations. EBX: never notify long spin waits.
   assert.deepEqual(leaf(s.p, 0x40000004), { eax: 0x00000220, ebx: 0xffffffff, ecx: 0, edx: 0 });
@@ -87,7 +87,7 @@ test('CPUID 0x40000003 follows the privileges the root sets, and reports only im
   dv.setBigUint64(inGpa + 16, (1n << 5n) | (1n << 6n) | (1n << 2n) | (1n << 33n) | (1n << 36n), true);
   r.hypercall(0x0045, 0, inGpa, 0, 0, 0);
   assert.equal(r.result[0], 0);
-  assert.deepEqual(leaf(s.p, 0x40000003), { eax: 0x60, ebx: 0x2, ecx: 0, edx: 0x00040000 }, 'no frequency MSRs without their privilege');
+  assert.deepEqual(leaf(s.p, 0x40000003), { eax: 0x60, ebx: 0x2, ecx: 0, edx: 0x00040400 }, 'no frequency MSRs without their privilege (the crash MSRs need none)');
   // Without the privilege the MSRs are not the hypervisor's: #GP (no root intercept installed).
   assert.equal(rd(s.vp, 0x40000020), 'gp', 'TIME_REF_COUNT');
   assert.equal(rd(s.vp, 0x40000022), 'gp', 'TSC_FREQUENCY');

@@ -49,7 +49,7 @@ export function updateFeatureLeaf(t: CpuidTable, privileges: PrivilegeMask): voi
   const lo = privileges.lo & IMPLEMENTED_PRIVILEGES.lo;
   const hi = privileges.hi & IMPLEMENTED_PRIVILEGES.hi;
   // ECX: power management (no C-states beyond C1 are described); EDX: miscellaneous features.
-  let edx = FeaturesEdx.HYPERCALL_MSR_LOCK_AVAILABLE;
+  let edx = FeaturesEdx.HYPERCALL_MSR_LOCK_AVAILABLE | FeaturesEdx.GUEST_CRASH_MSR_AVAILABLE;
   if (((lo >>> Privilege.ACCESS_FREQUENCY_MSRS) & 1) !== 0) edx |= FeaturesEdx.FREQUENCY_MSRS_AVAILABLE;
   t.set(key(HvCpuidLeaf.FEATURES), { eax: lo | 0, ebx: hi | 0, ecx: 0, edx });
 }

@@ -48,6 +48,8 @@ export function usable(p: PrivilegeMask, bit: number): boolean {
 export const FeaturesEdx = {
   /** HV_X64_MSR_TSC_FREQUENCY / HV_X64_MSR_APIC_FREQUENCY exist (with privilege AccessFrequencyMsrs). */
   FREQUENCY_MSRS_AVAILABLE: 1 << 8,
+  /** HV_X64_MSR_CRASH_P0..P4 and CRASH_CTL exist (crash-msrs.ts; no privilege gates them). */
+  GUEST_CRASH_MSR_AVAILABLE: 1 << 10,
   /** HV_X64_MSR_HYPERCALL's locked bit is honoured. */
   HYPERCALL_MSR_LOCK_AVAILABLE: 1 << 18,
 } as const;

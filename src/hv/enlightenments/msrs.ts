@@ -16,6 +16,12 @@ export const HvMsr = {
   ICR: 0x40000071,
   TPR: 0x40000072,
   VP_ASSIST_PAGE: 0x40000073,
+  CRASH_P0: 0x40000100,
+  CRASH_P1: 0x40000101,
+  CRASH_P2: 0x40000102,
+  CRASH_P3: 0x40000103,
+  CRASH_P4: 0x40000104,
+  CRASH_CTL: 0x40000105,
 } as const;
 
 /**
@@ -32,4 +38,13 @@ export const HypercallMsr = {
 export const ReferenceTscMsr = {
   ENABLE: 0x1,
   RESERVED_LO: 0xffe,
+} as const;
+
+/**
+ * HV_X64_MSR_CRASH_CTL as halves: bit 63 CRASH_NOTIFY ("P0..P4 hold crash data"), bit 62 CRASH_NOTIFY_MSG ("P3/P4
+ * are the GPA and length of a page of the guest's log"). Read, it says which of the two the hypervisor supports.
+ */
+export const CrashCtl = {
+  NOTIFY_HI: 1 << 31,
+  NOTIFY_MSG_HI: 1 << 30,
 } as const;

@@ -1,5 +1,6 @@
 // The partition-wide synthetic registers (TLFS: the guest OS ID, hypercall and reference TSC MSRs are shared by
 // every VP of a partition; a write on one VP is what the others read). 64-bit values as (lo, hi) int32 halves.
+import { CrashRegisters } from './crash-msrs.js';
 
 function hex(lo: number, hi: number): string {
   return '0x' + ((BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0)).toString(16);
@@ -12,6 +13,8 @@ export class PartitionEnlightenments {
   hypercallHi = 0;
   referenceTscLo = 0;
   referenceTscHi = 0;
+  /** The guest crash registers (crash-msrs.ts). */
+  readonly crash = new CrashRegisters();
   /** The last sequence number written into the reference TSC page (0: never written). */
   tscSequence = 0;
   /** Counters for inspection. */
@@ -27,6 +30,7 @@ export class PartitionEnlightenments {
       hypercall: hex(this.hypercallLo, this.hypercallHi),
       referenceTsc: hex(this.referenceTscLo, this.referenceTscHi),
       tscSequence: this.tscSequence,
+      crash: this.crash.inspect(),
       counters: { ...this.counters },
     };
   }

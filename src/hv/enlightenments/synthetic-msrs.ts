@@ -12,7 +12,8 @@ import type { VirtualProcessor } from '../virtual-processor.js';
 import { readEoi, readIcr, readTpr, readVpAssist, writeEoi, writeIcr, writeTpr, writeVpAssist } from './apic-msrs.js';
 import { usable } from './features.js';
 import { fillHypercallPage } from './hypercall-page.js';
-import { HvMsr, HypercallMsr, ReferenceTscMsr } from './msrs.js';
+import { CRASH_FORWARD } from './crash-msrs.js';
+import { CrashCtl, HvMsr, HypercallMsr, ReferenceTscMsr } from './msrs.js';
 import { pageFieldValid, pageNumber, ramPageHost, store32 } from './overlay-page.js';
 import { nextTscSequence, referenceTime, referenceTscScale, TSC_SEQUENCE_INVALID, TscPageLayout } from './reference-tsc.js';
 
@@ -21,6 +22,11 @@ export const MSR_GP = 0;
 export const MSR_DONE = 1;
 /** Not a synthetic MSR this partition can use: the caller takes its ordinary path. */
 export const MSR_NOT_SYNTHETIC = -1;
+/** Done, and forwarded to the root when it installed a write intercept on the MSR (CRASH_CTL's notification). */
+export const MSR_DONE_FORWARD = CRASH_FORWARD;
+
+/** privilegeOf: MSRs every child has, whatever its privilege mask (the crash registers are a feature bit). */
+const NO_PRIVILEGE_NEEDED = -2;
 
 const SCALE = referenceTscScale();
 const SCALE_LO = Number(SCALE & 0xffffffffn) | 0;
@@ -36,14 +42,17 @@ function privilegeOf(msr: number): number {
     case HvMsr.REFERENCE_TSC: return Privilege.ACCESS_PARTITION_REFERENCE_TSC;
     case HvMsr.TSC_FREQUENCY: case HvMsr.APIC_FREQUENCY: return Privilege.ACCESS_FREQUENCY_MSRS;
     case HvMsr.EOI: case HvMsr.ICR: case HvMsr.TPR: case HvMsr.VP_ASSIST_PAGE: return Privilege.ACCESS_APIC_MSRS;
+    case HvMsr.CRASH_P0: case HvMsr.CRASH_P1: case HvMsr.CRASH_P2: case HvMsr.CRASH_P3: case HvMsr.CRASH_P4:
+    case HvMsr.CRASH_CTL:
+      return NO_PRIVILEGE_NEEDED;
     default: return -1;
   }
 }
 
 function available(p: Partition, msr: number): boolean {
-  if ((msr >>> 0) < 0x40000000 || (msr >>> 0) > 0x400000ff) return false;
+  if ((msr >>> 0) < 0x40000000 || (msr >>> 0) > HvMsr.CRASH_CTL) return false;
   const bit = privilegeOf(msr);
-  return bit >= 0 && usable(p.privileges, bit);
+  return bit === NO_PRIVILEGE_NEEDED || (bit >= 0 && usable(p.privileges, bit));
 }
 
 function pair(out: Int32Array, lo: number, hi: number): number {
@@ -74,6 +83,12 @@ export function readSyntheticMsr(vp: VirtualProcessor, msr: number, out: Int32Ar
     case HvMsr.ICR: return refused(p, readIcr(vp, out));
     case HvMsr.TPR: return refused(p, readTpr(vp, out));
     case HvMsr.VP_ASSIST_PAGE: return readVpAssist(vp, out);
+    case HvMsr.CRASH_P0: case HvMsr.CRASH_P1: case HvMsr.CRASH_P2: case HvMsr.CRASH_P3: case HvMsr.CRASH_P4: {
+      const i = 2 * (msr - HvMsr.CRASH_P0);
+      return pair(out, e.crash.params[i], e.crash.params[i + 1]);
+    }
+    // Read, the control register lists what the hypervisor supports: notification, with or without a log page.
+    case HvMsr.CRASH_CTL: return pair(out, 0, CrashCtl.NOTIFY_HI | CrashCtl.NOTIFY_MSG_HI);
   }
   return MSR_NOT_SYNTHETIC;
 }
@@ -90,6 +105,14 @@ export function writeSyntheticMsr(vp: VirtualProcessor, msr: number, lo: number,
     case HvMsr.ICR: r = writeIcr(vp, lo, hi); break;
     case HvMsr.TPR: r = writeTpr(vp, lo, hi); break;
     case HvMsr.VP_ASSIST_PAGE: r = writeVpAssist(vp, lo, hi); break;
+    case HvMsr.CRASH_P0: case HvMsr.CRASH_P1: case HvMsr.CRASH_P2: case HvMsr.CRASH_P3: case HvMsr.CRASH_P4: {
+      const i = 2 * (msr - HvMsr.CRASH_P0);
+      p.synthetic.crash.params[i] = lo;
+      p.synthetic.crash.params[i + 1] = hi;
+      r = MSR_DONE;
+      break;
+    }
+    case HvMsr.CRASH_CTL: r = writeCrashCtl(p, lo, hi); break;
     default: r = MSR_GP; // the others are read-only
   }
   return refused(p, r);
@@ -98,6 +121,15 @@ export function writeSyntheticMsr(vp: VirtualProcessor, msr: number, lo: number,
 function refused(p: Partition, r: number): number {
   if (r === MSR_GP) p.synthetic.counters.msrRefusals++;
   return r;
+}
+
+/** Only the two supported bits may be set; CRASH_NOTIFY records the crash and tells the root. */
+function writeCrashCtl(p: Partition, lo: number, hi: number): number {
+  if (lo !== 0 || (hi & ~(CrashCtl.NOTIFY_HI | CrashCtl.NOTIFY_MSG_HI)) !== 0) return MSR_GP;
+  if ((hi & CrashCtl.NOTIFY_HI) === 0) return MSR_DONE;
+  p.synthetic.crash.notifications++;
+  p.synthetic.crash.notifiedCtlHi = hi;
+  return MSR_DONE_FORWARD;
 }
 
 function writeGuestOsId(p: Partition, lo: number, hi: number): number {

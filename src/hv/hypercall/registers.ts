@@ -17,13 +17,18 @@ export const HvRegister = {
   Efer: 0x00080001, KernelGsBase: 0x00080002, ApicBase: 0x00080003, Pat: 0x00080004,
   Star: 0x00080008, Lstar: 0x00080009, Cstar: 0x0008000a, Sfmask: 0x0008000b,
   TscAux: 0x0008007b,
+  // The partition's guest crash registers (crash-msrs.ts): the root reads what the guest reported.
+  GuestCrashP0: 0x00000210, GuestCrashP1: 0x00000211, GuestCrashP2: 0x00000212, GuestCrashP3: 0x00000213,
+  GuestCrashP4: 0x00000214, GuestCrashCtl: 0x00000215,
 } as const;
 
 /** What a register name refers to in the engine. */
 export type RegisterTarget =
   | { kind: 'scalar'; name: RegisterName }
   | { kind: 'segment'; name: SegmentName }
-  | { kind: 'table'; base: RegisterName; limit: RegisterName };
+  | { kind: 'table'; base: RegisterName; limit: RegisterName }
+  /** A guest crash register: parameter 0..4, or 5 for the control register. */
+  | { kind: 'crash'; index: number };
 
 const TARGETS = new Map<number, RegisterTarget>();
 const scalar = (code: number, name: RegisterName): void => { TARGETS.set(code, { kind: 'scalar', name }); };
@@ -48,6 +53,7 @@ scalar(HvRegister.TscAux, 'tsc_aux');
 (['es', 'cs', 'ss', 'ds', 'fs', 'gs', 'ldtr', 'tr'] as SegmentName[]).forEach((n, i) => TARGETS.set(0x00060000 + i, { kind: 'segment', name: n }));
 TARGETS.set(HvRegister.Idtr, { kind: 'table', base: 'idtr_base', limit: 'idtr_limit' });
 TARGETS.set(HvRegister.Gdtr, { kind: 'table', base: 'gdtr_base', limit: 'gdtr_limit' });
+for (let i = 0; i <= 5; i++) TARGETS.set(HvRegister.GuestCrashP0 + i, { kind: 'crash', index: i });
 
 /** The engine register behind a TLFS register name, or undefined for names this hypervisor does not implement. */
 export function registerTarget(code: number): RegisterTarget | undefined {

@@ -50,6 +50,15 @@ export function getVpRegisters(hv: Hypervisor, caller: Partition, inOff: number,
     dv.setBigUint64(o + 8, 0n, true);
     if (t.kind === 'scalar') {
       dv.setBigUint64(o, e.getRegister(t.name), true);
+    } else if (t.kind === 'crash') {
+      // Partition-wide: the parameters the guest wrote, and the control value of its last notification.
+      const c = vp.partition.synthetic.crash;
+      if (t.index < 5) {
+        dv.setInt32(o, c.params[2 * t.index], true);
+        dv.setInt32(o + 4, c.params[2 * t.index + 1], true);
+      } else {
+        dv.setInt32(o + 4, c.notifiedCtlHi, true);
+      }
     } else if (t.kind === 'segment') {
       const sv = e.getSegment(t.name);
       dv.setBigUint64(o + SegmentValueLayout.base, sv.base, true);
@@ -95,6 +104,16 @@ export function setVpRegisters(hv: Hypervisor, caller: Partition, inOff: number,
       const value = u64(dv, v);
       if (!valid(t.name, value)) return HvStatus.INVALID_REGISTER_VALUE + i * REP;
       e.setRegister(t.name, value);
+    } else if (t.kind === 'crash') {
+      const c = vp.partition.synthetic.crash;
+      const lo = dv.getInt32(v, true), hi = dv.getInt32(v + 4, true);
+      if (t.index < 5) {
+        c.params[2 * t.index] = lo;
+        c.params[2 * t.index + 1] = hi;
+      } else {
+        if (lo !== 0 || (hi & 0x3fffffff) !== 0) return HvStatus.INVALID_REGISTER_VALUE + i * REP;
+        c.notifiedCtlHi = hi;
+      }
     } else if (t.kind === 'segment') {
       e.setSegment(t.name, {
         base: u64(dv, v + SegmentValueLayout.base),
