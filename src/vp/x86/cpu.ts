@@ -28,6 +28,20 @@ const TLB_MASK = TLB_SIZE - 1;
 const TLB_EMPTY = 0;
 const TLB_MAX_GEN = 0xfff;
 
+const JC_SIZE = 4096;
+const JC_MASK = JC_SIZE - 1;
+
+/** Record `next` (at linear lo, hi) as the most recent successor of `b`, keeping the previous one as link2. */
+function link(b: Block, next: Block, lo: number, hi: number, gen: number, ctx: number): void {
+  if (b.linkGen !== gen || b.linkCtx !== ctx) {
+    b.link2 = null;
+    b.linkGen = gen; b.linkCtx = ctx;
+  } else {
+    b.link2 = b.link1; b.link2Lo = b.link1Lo; b.link2Hi = b.link1Hi;
+  }
+  b.link1 = next; b.link1Lo = lo; b.link1Hi = hi;
+}
+
 /** Access kinds for translation. */
 export const ACC_READ = 0;
 export const ACC_WRITE = 1;
@@ -91,6 +105,15 @@ export class X86Cpu {
   rTagLo: Int32Array; rTagHi: Int32Array; rHost: Int32Array;
   wTagLo: Int32Array; wTagHi: Int32Array; wHost: Int32Array;
   private tlb: Tlb;
+  /**
+   * Jump cache: blocks by linear address, for successors the two per-block links miss (returns, indirect
+   * jumps). Entries carry the TLB generation and context they were filled under (jcStamp), so a flush or a
+   * mode change retires them without clearing anything.
+   */
+  private readonly jcLo = new Int32Array(JC_SIZE);
+  private readonly jcHi = new Int32Array(JC_SIZE);
+  private readonly jcStamp = new Int32Array(JC_SIZE).fill(-1);
+  private readonly jcBlock: (Block | null)[] = new Array<Block | null>(JC_SIZE).fill(null);
   /** Current TLB generation (low 12 bits of every live tag); it also validates cached block-to-block links. */
   tlbGen = 1;
 
@@ -660,17 +683,14 @@ export class X86Cpu {
           if (prev.link1Lo === lo && prev.link1Hi === hi && prev.link1 !== null && prev.link1.valid) b = prev.link1;
           else if (prev.link2Lo === lo && prev.link2Hi === hi && prev.link2 !== null && prev.link2.valid) b = prev.link2;
         }
+        const stamp = (gen << 4) | ctx;
         if (b === null) {
-          b = this.lookupBlock();
-          if (prev !== null && prev.valid && this.tlbGen === gen) {
-            if (prev.linkGen !== gen || prev.linkCtx !== ctx) {
-              prev.link2 = null;
-              prev.linkGen = gen; prev.linkCtx = ctx;
-            } else {
-              prev.link2 = prev.link1; prev.link2Lo = prev.link1Lo; prev.link2Hi = prev.link1Hi;
-            }
-            prev.link1 = b; prev.link1Lo = lo; prev.link1Hi = hi;
+          b = this.jumpCacheGet(lo, hi, stamp);
+          if (b === null) {
+            b = this.lookupBlock();
+            if (this.tlbGen === gen) this.jumpCachePut(lo, hi, stamp, b);
           }
+          if (prev !== null && prev.valid && this.tlbGen === gen) link(prev, b, lo, hi, gen, ctx);
         }
         const runner = this.runner;
         for (; ;) {
@@ -692,7 +712,13 @@ export class X86Cpu {
             if (b.link1Lo === lo && b.link1Hi === hi) next = b.link1;
             else if (b.link2Lo === lo && b.link2Hi === hi) next = b.link2;
           }
-          if (next === null || !next.valid) break;
+          if (next === null || !next.valid) {
+            // Not a linked successor (returns and indirect jumps with many targets): the jump cache by
+            // linear address still avoids the translation and the lookup.
+            next = this.jumpCacheGet(lo, hi, stamp);
+            if (next === null) break;
+            link(b, next, lo, hi, gen, ctx);
+          }
           b = next;
         }
         insns = null;
@@ -717,6 +743,19 @@ export class X86Cpu {
       }
     }
     return this.exitReason;
+  }
+
+  /** The block the jump cache holds for linear (lo, hi) under `stamp` (TLB generation and context), or null. */
+  private jumpCacheGet(lo: number, hi: number, stamp: number): Block | null {
+    const idx = ((lo >>> 2) ^ (lo >>> 14)) & JC_MASK;
+    if (this.jcLo[idx] !== lo || this.jcHi[idx] !== hi || this.jcStamp[idx] !== stamp) return null;
+    const b = this.jcBlock[idx];
+    return b !== null && b.valid ? b : null;
+  }
+
+  private jumpCachePut(lo: number, hi: number, stamp: number, b: Block): void {
+    const idx = ((lo >>> 2) ^ (lo >>> 14)) & JC_MASK;
+    this.jcLo[idx] = lo; this.jcHi[idx] = hi; this.jcStamp[idx] = stamp; this.jcBlock[idx] = b;
   }
 
   /** Deliver the recorded exception (escalating to #DF and triple fault as the SDM's table 6-5 says). */
