@@ -4,19 +4,23 @@ import { readFileSync } from 'node:fs';
 import { BootError } from '../firmware/index.js';
 import { VidError } from '../vid/index.js';
 import { HvError } from '../winhv/index.js';
-import { MAX_GUEST_MEMORY, VmConfigError, VmWorker } from '../vmwp/index.js';
+import { MAX_GUEST_MEMORY, VmConfigError, VmWorker, type ResetAction, type VmExit } from '../vmwp/index.js';
+import { endBySignal, exitStatus } from './run-exit.js';
 import { parseMemorySize, UsageError } from './size-option.js';
+import { handleStopSignals } from './stop-signals.js';
 
 /**
  * The command line when --append is absent, for this platform (COM1 is the only console, no VGA):
  *   console=ttyS0                the kernel's console on COM1;
  *   earlycon=uart8250,io,0x3f8   messages from early setup on, before the 8250 driver registers ttyS0 (a
  *                                boot that stops early would otherwise print nothing);
- *   panic=-1                     reboot at once on a panic: the reset ends the run instead of hanging.
+ *   panic=-1                     reset at once after a panic instead of hanging; the worker has the panic from
+ *                                the crash MSRs (or the panic line before the reset) and ends the run (status 8).
  */
 export const DEFAULT_CMDLINE = 'console=ttyS0 earlycon=uart8250,io,0x3f8 panic=-1';
 
-export const RUN_HELP = `Usage: hypatia run --kernel <file> [--initrd <file>] [--append "<cmdline>"] [--memory <size>] [--trace-exits]
+export const RUN_HELP = `Usage: hypatia run --kernel <file> [--initrd <file>] [--append "<cmdline>"] [--memory <size>]
+                  [--on-reset reboot|stop] [--trace-exits]
 
 Boot a kernel in a child partition, with COM1 (0x3F8) on this terminal.
 
@@ -27,6 +31,10 @@ Options:
   --initrd <file>   an initial ramdisk, placed at the top of RAM
   --append <text>   the kernel command line (default: "${DEFAULT_CMDLINE}")
   --memory <size>   guest RAM, e.g. 64M, 1G, 131072K (default 256M, at most ${MAX_GUEST_MEMORY / (1 << 20)}M)
+  --on-reset <what> what a guest reset does (the ACPI reset register, or a triple fault, which resets a PC
+                    too): "reboot" starts the VM again with fresh state (RAM zeroed, processor and devices
+                    reset, kernel, initrd and tables loaded again) and says so on stderr; "stop" ends the run.
+                    Default: reboot for a bzImage, stop for an ELF kernel (test guests fail by triple faulting)
   --trace-exits     print every intercept (I/O port, MMIO, MSR, halt) to stderr
   -h, --help        show this help
 
@@ -34,15 +42,26 @@ The kernel starts as Linux's 64-bit boot protocol says: 64-bit mode, CPL 0, inte
 identity-mapped with 2 MiB pages, CS 0x10 / DS 0x18, RSI = boot_params (e820 map, command line, initrd, ACPI
 RSDP), RIP = the bzImage's load address + 0x200 or the ELF entry (made physical). The platform: ACPI tables
 (RSDP, XSDT, FADT, FACS, DSDT, MADT), the ACPI PM registers (poweroff through S5, reboot through the reset
-register), COM1. On a terminal, keys go to the guest; Ctrl-A x quits.
+register), COM1, and the Hyper-V guest crash MSRs. On a terminal, keys go to the guest (Ctrl-C included, as
+in QEMU); Ctrl-A x quits.
+
+Stopping: SIGINT or SIGTERM stops the VM within one 10 ms slice, restores the terminal, and ends hypatia by
+the same signal, so a shell reports 130 or 143; a second signal ends it at once.
 
 Exit status: a guest write of v to port 0xF4 (isa-debug-exit, as QEMU) ends the run with status (v << 1) | 1,
-always odd; the other outcomes are even: 0 when the guest powers off (ACPI S5), halts with interrupts
-disabled, or the user quits, 2 for bad input (usage, an unreadable or invalid kernel or initrd, a bad memory
-size), 4 on a triple fault, 6 when the guest resets (reboot: restarting the VM is not implemented, it stops).
+always odd; the other outcomes are even:
+  0  the guest powered off (ACPI S5) or halted with interrupts disabled, or the user quit (Ctrl-A x)
+  2  bad input: usage, an unreadable or invalid kernel or initrd, a bad memory size
+  4  triple fault, with --on-reset stop
+  6  reset through the ACPI reset register, with --on-reset stop
+  8  guest panic, whatever --on-reset says: reported through the Hyper-V crash MSRs (Linux does, with its
+     panic code and registers or the tail of its log, printed on stderr), or else a reset right after the
+     console showed "Kernel panic - not syncing" (a heuristic: that line could come from anything the guest
+     prints). After a crash report the guest gets 1 s of guest time to reset itself (panic=-1) before the run
+     ends; a guest that panics silently with panic=0 hangs, as on hardware, until stopped.
 `;
 
-interface RunOptions { kernel: string; initrd?: string; cmdline: string; memoryBytes: number; traceExits: boolean }
+interface RunOptions { kernel: string; initrd?: string; cmdline: string; memoryBytes: number; traceExits: boolean; onReset?: ResetAction }
 
 function parseRunArgs(argv: string[]): RunOptions | 'help' {
   let kernel: string | undefined;
@@ -50,6 +69,7 @@ function parseRunArgs(argv: string[]): RunOptions | 'help' {
   let cmdline = DEFAULT_CMDLINE;
   let memoryBytes = 256 * 2 ** 20;
   let traceExits = false;
+  let onReset: ResetAction | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const eq = a.indexOf('=');
@@ -68,12 +88,18 @@ function parseRunArgs(argv: string[]): RunOptions | 'help' {
       case '--append': cmdline = value(); break;
       case '--memory': case '-m': memoryBytes = parseMemorySize(name, value()); break;
       case '--trace-exits': traceExits = true; break;
+      case '--on-reset': {
+        const v = value();
+        if (v !== 'reboot' && v !== 'stop') throw new UsageError(`--on-reset takes reboot or stop (got "${v}")`);
+        onReset = v;
+        break;
+      }
       default: throw new UsageError(a.startsWith('-') ? `unknown option ${name} for run` : `unexpected argument "${a}"`);
     }
   }
   if (kernel === undefined) throw new UsageError('run needs --kernel <file>');
   if (memoryBytes > MAX_GUEST_MEMORY) throw new UsageError(`--memory: ${memoryBytes / 2 ** 20}M is too large (at most ${MAX_GUEST_MEMORY / 2 ** 20}M: system memory is limited to 2 GiB)`);
-  return { kernel, initrd, cmdline, memoryBytes, traceExits };
+  return { kernel, initrd, cmdline, memoryBytes, traceExits, onReset };
 }
 
 export async function runCommand(argv: string[]): Promise<number> {
@@ -105,7 +131,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   }
   let worker: VmWorker;
   try {
-    worker = VmWorker.create({ memoryBytes: opts.memoryBytes, kernel, initrd, cmdline: opts.cmdline, traceExits: opts.traceExits }, {
+    worker = VmWorker.create({ memoryBytes: opts.memoryBytes, kernel, initrd, cmdline: opts.cmdline, traceExits: opts.traceExits, onReset: opts.onReset }, {
       input: process.stdin.isTTY ? process.stdin : null,
       output: process.stdout,
       trace: process.stderr,
@@ -115,28 +141,14 @@ export async function runCommand(argv: string[]): Promise<number> {
     if (e instanceof VmConfigError || e instanceof VidError || e instanceof HvError) { process.stderr.write(`hypatia run: ${e.message}\n`); return 2; }
     throw e;
   }
-  const quit = (): void => worker.quit();
-  process.on('SIGINT', quit);
-  process.on('SIGTERM', quit);
+  const detachSignals = handleStopSignals(worker, process.stderr);
+  let exit: VmExit;
   try {
-    const exit = await worker.run();
-    switch (exit.kind) {
-      case 'debug-exit': return exit.code;
-      case 'power-off': return 0;
-      case 'reset':
-        process.stderr.write('hypatia: guest reset (ACPI reset register); restarting is not implemented, stopping\n');
-        return 6;
-      case 'halt':
-        process.stderr.write(`hypatia: guest halted with interrupts disabled at rip ${exit.rip}; powering off\n`);
-        return 0;
-      case 'triple-fault':
-        process.stderr.write(`hypatia: guest triple fault (unrecoverable exception) at rip ${exit.rip}; powering off\n`);
-        return 4;
-      case 'quit':
-        return 0;
-    }
+    exit = await worker.run();
   } finally {
-    process.off('SIGINT', quit);
-    process.off('SIGTERM', quit);
+    detachSignals();
   }
+  const status = exitStatus(exit, process.stderr);
+  if (exit.kind === 'stopped' && exit.reason !== 'host') endBySignal(exit.reason);
+  return status;
 }

@@ -11,7 +11,15 @@ export interface VmConfig {
   cmdline?: string;
   /** Write every intercept to the trace stream (debugging aid). */
   traceExits?: boolean;
+  /**
+   * What a guest reset does (the ACPI reset register, or a triple fault, which is how a PC resets too):
+   * 'reboot' starts the VM again with fresh state, 'stop' ends the run. Default: 'reboot' for a Linux bzImage,
+   * 'stop' for an ELF kernel (freestanding test guests, whose triple fault is a failure to report).
+   */
+  onReset?: ResetAction;
 }
+
+export type ResetAction = 'reboot' | 'stop';
 
 export class VmConfigError extends Error {
   constructor(message: string) {

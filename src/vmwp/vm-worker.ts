@@ -1,29 +1,36 @@
-// The worker: builds one VM from its configuration through VID (a child partition with RAM, one VP, the
-// kernel loaded by the firmware with its ACPI tables), hosts its VDevs (COM1, debug-exit, the ACPI PM
-// registers) behind I/O intercepts, and runs the VP
-// in slices that yield to the event loop so terminal input and signals get through.
+// The worker: runs one VM from its configuration. It starts a hypervisor, builds the machine through VID (a
+// child partition with RAM, one VP, the kernel loaded by the firmware with its ACPI tables, the VDevs behind
+// I/O intercepts: vm-machine.ts), and runs the VP in slices that yield to the event loop so terminal input and
+// signals get through. It decides how each boot ends: power-off, a debug-exit code, a guest crash, a reset
+// (reboot with a new machine, or stop, as the reset policy says), or the host asking it to stop.
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  DispatchEvent, DispatchState, DispatchVpFlags, HvError, HvMessageType, InterceptAccessType, MAX_SYSTEM_MEMORY, WinHv,
-  type InterceptMessage,
-} from '../winhv/index.js';
-import { VidPartition } from '../vid/index.js';
-import { bootKernel, defaultAcpiPlatform, type DirectBoot } from '../firmware/index.js';
-import { AcpiPm, COM1_PORT, DEBUG_EXIT_PORT, DebugExit, MmioBus, PortBus, Uart16550 } from '../vdev/index.js';
-import { COM1_IRQ, IOAPIC_BASE, IOAPIC_MMIO_SIZE, IoApic } from '../vdev/index.js';
+import { DispatchEvent, DispatchState, DispatchVpFlags, HvMessageType, MAX_SYSTEM_MEMORY, WinHv } from '../winhv/index.js';
+import { defaultAcpiPlatform, type AcpiPlatform } from '../firmware/index.js';
+import { consoleCrash, readCrashRegisters, type GuestCrash } from './guest-crash.js';
+import { PanicWatch } from './panic-watch.js';
 import { SerialConsole, type ConsoleInput, type ConsoleOutput } from './serial-console.js';
-import { VmConfigError, type VmConfig } from './vm-config.js';
+import { VmConfigError, type ResetAction, type VmConfig } from './vm-config.js';
+import { VmMachine } from './vm-machine.js';
 
 export type VmExit =
   | { kind: 'debug-exit'; code: number }
   /** ACPI S5 through PM1a_CNT (Linux's poweroff). */
   | { kind: 'power-off' }
-  /** The ACPI reset register was written (Linux's reboot): the VM stops; restarting it is not implemented. */
+  /** The ACPI reset register was written and the reset policy is 'stop'. */
   | { kind: 'reset' }
   | { kind: 'halt'; rip: string }
+  /** A triple fault (an unrecoverable exception) and the reset policy is 'stop'. */
   | { kind: 'triple-fault'; rip: string }
-  | { kind: 'quit' };
+  /** The guest crashed: it said so through the crash MSRs, or its console showed a panic before it reset. */
+  | { kind: 'panic'; crash: GuestCrash }
+  /** Ctrl-A x on the console. */
+  | { kind: 'quit' }
+  /** The host asked the VM to stop (requestStop). */
+  | { kind: 'stopped'; reason: StopReason };
+
+/** Why the host stops a VM: a signal to the process, or a management request. */
+export type StopReason = 'SIGINT' | 'SIGTERM' | 'host';
 
 /** Root-side memory beside guest RAM: the hypervisor's pool and the root's own pages. */
 const SYSTEM_OVERHEAD = (1 << 20) + (1 << 20);
@@ -35,151 +42,200 @@ const VP_COUNT = 1;
 const SLICE_100NS = 100_000;
 /** Wall-clock time to run before yielding to the event loop. */
 const YIELD_MS = 15;
+/**
+ * After a crash notification the guest runs on for up to this many dispatches (1 s of virtual time) so it can
+ * finish printing and reset itself (Linux with panic=-1 does at once); a guest that hangs instead (panic=0) is
+ * stopped then.
+ */
+const CRASH_GRACE_SLICES = 100;
 
 export interface WorkerStreams {
   input: ConsoleInput | null;
   output: ConsoleOutput;
-  /** Diagnostics (trace output). */
+  /** Diagnostics: trace output, and a line when the guest reboots. */
   trace: { write(text: string): unknown };
 }
 
-export class VmWorker {
-  readonly ports = new PortBus();
-  readonly mmio = new MmioBus();
-  readonly uart: Uart16550;
-  /** The I/O APIC the ACPI MADT describes (id 0 at 0xFEC00000, GSI base 0); COM1 is on pin 4. */
-  readonly ioapic: IoApic;
-  /** Interrupts the hypervisor refused (a guest-programmed entry the hypercall cannot express). */
-  private interruptErrors = 0;
-  readonly acpiPm: AcpiPm;
-  readonly boot: DirectBoot;
-  private readonly console: SerialConsole;
-  private exit: VmExit | null = null;
-  private readonly winhv: WinHv;
-  readonly partition: VidPartition;
+/** How the current boot ended, before the reset policy and crash reports are applied. */
+type BootEnd =
+  | { kind: 'exit'; exit: VmExit }
+  | { kind: 'reset'; cause: 'reset-register' }
+  | { kind: 'reset'; cause: 'triple-fault'; rip: string };
 
-  private constructor(config: VmConfig, private readonly streams: WorkerStreams) {
+export class VmWorker {
+  private readonly console: SerialConsole;
+  private readonly winhv: WinHv;
+  /** One description of the platform feeds both the ACPI tables and the PM device, so they agree on ports. */
+  private readonly platform: AcpiPlatform;
+  private machine: VmMachine;
+  /** What a guest reset does (VmConfig.onReset, or the default for the kernel's kind). */
+  readonly onReset: ResetAction;
+  /** Boots so far (1 after the first machine is built). */
+  private bootCount = 1;
+  private readonly panicWatch = new PanicWatch();
+  // Per boot: how it ended, the crash the guest reported, dispatches since then.
+  private end: BootEnd | null = null;
+  private crash: GuestCrash | null = null;
+  private crashSlices = 0;
+  /** Set by requestStop; ends the run whatever the boot is doing. */
+  private stop: StopReason | null = null;
+
+  private constructor(private readonly config: VmConfig, private readonly streams: WorkerStreams) {
     const mem = config.memoryBytes;
     if (!Number.isSafeInteger(mem) || mem <= 0 || mem % 4096 !== 0) throw new VmConfigError(`guest memory must be a positive multiple of 4 KiB (got ${mem})`);
     if (mem > MAX_GUEST_MEMORY) throw new VmConfigError(`guest memory of ${mem} bytes is too large: at most ${MAX_GUEST_MEMORY / (1 << 20)} MiB (system memory is limited to 2 GiB)`);
     const system = Math.ceil((mem + SYSTEM_OVERHEAD) / 65536) * 65536;
     this.winhv = WinHv.boot({ memoryBytes: system });
-    this.partition = VidPartition.create(this.winhv, { memoryBytes: mem, vpCount: VP_COUNT });
-    // One description of the platform feeds both the ACPI tables and the PM device, so they agree on ports.
-    const platform = defaultAcpiPlatform(VP_COUNT);
-    try {
-      this.boot = bootKernel(config.kernel, this.partition.memory, { initrd: config.initrd, cmdline: config.cmdline, acpi: platform });
-      this.partition.setInitialState(0, this.boot.entry);
-    } catch (e) {
-      this.partition.delete();
-      throw e;
-    }
-    this.console = new SerialConsole(streams.input, streams.output, () => this.finish({ kind: 'quit' }));
-    this.ioapic = new IoApic((vector, type, destination, logical, levelTriggered) => {
-      try {
-        this.partition.assertInterrupt(vector, { type, destination, logical, levelTriggered });
-      } catch (e) {
-        if (!(e instanceof HvError)) throw e;
-        this.interruptErrors++;
-      }
-    });
-    this.mmio.register('ioapic', IOAPIC_BASE, IOAPIC_MMIO_SIZE, this.ioapic);
-    this.uart = new Uart16550((b) => this.console.put(b), (level) => this.ioapic.setLevel(COM1_IRQ, level));
-    this.ports.register('com1', COM1_PORT, 8, this.uart);
-    this.ports.register('debug-exit', DEBUG_EXIT_PORT, 1, new DebugExit((code) => this.finish({ kind: 'debug-exit', code })));
-    this.acpiPm = new AcpiPm(platform, { powerOff: () => this.finish({ kind: 'power-off' }), reset: () => this.finish({ kind: 'reset' }) });
-    this.acpiPm.register(this.ports);
-    for (const port of this.ports.ports()) this.partition.installIoIntercept(port);
-    const trace = config.traceExits === true;
-    this.partition.setInterceptHandler((m) => this.onIntercept(m, trace));
+    this.platform = defaultAcpiPlatform(VP_COUNT);
+    this.console = new SerialConsole(streams.input, streams.output, () => this.quit());
+    this.machine = this.buildMachine();
+    this.onReset = config.onReset ?? (this.machine.boot.kind === 'bzimage' ? 'reboot' : 'stop');
   }
 
   static create(config: VmConfig, streams: WorkerStreams): VmWorker {
     return new VmWorker(config, streams);
   }
 
-  private finish(exit: VmExit): void {
-    if (this.exit === null) this.exit = exit;
+  private buildMachine(): VmMachine {
+    const trace = this.config.traceExits === true ? (text: string) => { this.streams.trace.write(text); } : null;
+    return new VmMachine(this.winhv, this.config, this.platform, VP_COUNT, {
+      output: (b) => { this.panicWatch.feed(b); this.console.put(b); },
+      debugExit: (code) => this.endBoot({ kind: 'exit', exit: { kind: 'debug-exit', code } }),
+      powerOff: () => this.endBoot({ kind: 'exit', exit: { kind: 'power-off' } }),
+      reset: () => this.endBoot({ kind: 'reset', cause: 'reset-register' }),
+      crashNotified: () => this.crashNotified(),
+      stopping: () => this.end !== null || this.stop !== null,
+      trace,
+    });
   }
 
-  /** Ask the VM to stop (a signal, the user). */
+  /** The partition of the current boot. */
+  get partition(): VmMachine['partition'] {
+    return this.machine.partition;
+  }
+
+  /** How the current boot's kernel was loaded. */
+  get boot(): VmMachine['boot'] {
+    return this.machine.boot;
+  }
+
+  /** Boots so far, counting the first. */
+  get boots(): number {
+    return this.bootCount;
+  }
+
+  private endBoot(end: BootEnd): void {
+    if (this.end === null) this.end = end;
+  }
+
+  private crashNotified(): void {
+    if (this.crash !== null) return; // the first report of a boot is the one
+    this.crash = readCrashRegisters(this.machine.partition);
+    this.crashSlices = 0;
+  }
+
+  /** The user quit from the console (Ctrl-A x). */
   quit(): void {
-    this.finish({ kind: 'quit' });
+    this.endBoot({ kind: 'exit', exit: { kind: 'quit' } });
   }
 
-  /** The root's side of every intercept of this VM (called synchronously while the VP waits). */
-  private onIntercept(m: InterceptMessage, trace: boolean): void {
-    if (trace) this.streams.trace.write(`intercept ${JSON.stringify(m.inspect())}\n`);
-    switch (m.type) {
-      case HvMessageType.X64_IO_PORT_INTERCEPT:
-        if (m.accessType === InterceptAccessType.WRITE) this.ports.write(m.port, m.size, m.data);
-        else m.value = this.ports.read(m.port, m.size);
-        break;
-      case HvMessageType.UNMAPPED_GPA:
-      case HvMessageType.GPA_INTERCEPT:
-        if (m.accessType === InterceptAccessType.WRITE) this.mmio.write(m.gpa, m.size, m.data);
-        else m.value = this.mmio.read(m.gpa, m.size);
-        break;
-      case HvMessageType.X64_MSR_INTERCEPT:
-        m.injectGp = true;
-        break;
-      case HvMessageType.X64_APIC_EOI:
-        this.ioapic.eoi(m.vector); // a level-triggered interrupt was serviced: Remote IRR clears
-        break;
-    }
-    // A device ended the VM (debug-exit): keep the VP suspended so the dispatch returns now.
-    if (this.exit !== null) m.suspend();
+  /** The host wants the VM stopped (a signal, a management call): the run ends at the next slice boundary. */
+  requestStop(reason: StopReason): void {
+    if (this.stop === null) this.stop = reason;
   }
 
-  /** Run until the guest powers off, stops for good, or the user quits. */
+  /**
+   * Ask the guest to shut itself down cleanly. That needs the shutdown integration component over VMBus (a later
+   * milestone); until then there is no way to ask, this returns false, and the caller stops the VM instead.
+   */
+  requestGuestShutdown(): boolean {
+    return false;
+  }
+
+  /** Run until the guest powers off, stops for good, or the host or the user ends the run. */
   async run(): Promise<VmExit> {
     this.console.attach();
     try {
-      let last = Date.now();
-      let flags = 0;
-      while (this.exit === null) {
-        this.console.feed((b) => this.uart.receive(b), this.uart.rxSpace);
-        const r = this.partition.run(0, SLICE_100NS, flags);
-        flags = 0;
-        if (r.event === DispatchEvent.INTERCEPT && this.exit === null) {
-          const m = this.partition.interceptMessage(0);
-          const rip = this.partition.describeVp(0).rip;
-          if (m !== null && m.type === HvMessageType.X64_HALT) this.finish({ kind: 'halt', rip });
-          else if (m !== null && m.type === HvMessageType.UNRECOVERABLE_EXCEPTION) this.finish({ kind: 'triple-fault', rip });
-          else flags = DispatchVpFlags.CLEAR_INTERCEPT_SUSPEND;
-        }
-        if (this.exit !== null) break;
-        if (r.state === DispatchState.BLOCKED) {
-          // HLT with interrupts enabled and no timer that can wake it: idle until a device interrupts.
-          this.console.flush();
-          await sleep(10);
-          last = Date.now();
-        } else if (Date.now() - last >= YIELD_MS) {
-          this.console.flush();
-          await yieldToEventLoop();
-          last = Date.now();
-        }
+      for (;;) {
+        await this.runBoot();
+        const exit = this.settle();
+        if (exit !== null) return exit;
+        this.reboot();
       }
-      return this.exit;
     } finally {
       this.console.detach();
-      this.partition.delete();
+      this.machine.dispose();
     }
+  }
+
+  /** Run the current machine until its boot ends, a crash's grace runs out, or the host stops the VM. */
+  private async runBoot(): Promise<void> {
+    const partition = this.machine.partition;
+    let last = Date.now();
+    let flags = 0;
+    while (this.end === null && this.stop === null) {
+      if (this.crash !== null && ++this.crashSlices > CRASH_GRACE_SLICES) return;
+      this.console.feed((b) => this.machine.uart.receive(b), this.machine.uart.rxSpace);
+      const r = partition.run(0, SLICE_100NS, flags);
+      flags = 0;
+      if (r.event === DispatchEvent.INTERCEPT && this.end === null) {
+        const m = partition.interceptMessage(0);
+        if (m !== null && m.type === HvMessageType.X64_HALT) {
+          this.endBoot({ kind: 'exit', exit: { kind: 'halt', rip: partition.describeVp(0).rip } });
+        } else if (m !== null && m.type === HvMessageType.UNRECOVERABLE_EXCEPTION) {
+          this.endBoot({ kind: 'reset', cause: 'triple-fault', rip: partition.describeVp(0).rip });
+        } else {
+          flags = DispatchVpFlags.CLEAR_INTERCEPT_SUSPEND;
+        }
+      }
+      if (this.end !== null || this.stop !== null) break;
+      if (r.state === DispatchState.BLOCKED) {
+        // HLT with interrupts enabled and no timer that can wake it: idle until a device interrupts.
+        this.console.flush();
+        await sleep(10);
+        last = Date.now();
+      } else if (Date.now() - last >= YIELD_MS) {
+        this.console.flush();
+        await yieldToEventLoop();
+        last = Date.now();
+      }
+    }
+  }
+
+  /** How the run ends after this boot, or null to boot again. */
+  private settle(): VmExit | null {
+    if (this.stop !== null) return { kind: 'stopped', reason: this.stop };
+    const end = this.end;
+    if (end !== null && end.kind === 'exit' && end.exit.kind === 'quit') return end.exit;
+    // A guest that reported a crash ended in it, whatever it did next (reset, halt, nothing).
+    if (this.crash !== null) return { kind: 'panic', crash: this.crash };
+    if (end === null) throw new Error('a boot ended without a reason'); // runBoot returns only with one of the above
+    if (end.kind === 'exit') return end.exit;
+    const panicLine = this.panicWatch.panicLine;
+    if (panicLine !== null) return { kind: 'panic', crash: consoleCrash(panicLine) };
+    if (this.onReset === 'stop') return end.cause === 'triple-fault' ? { kind: 'triple-fault', rip: end.rip } : { kind: 'reset' };
+    const why = end.cause === 'triple-fault' ? `guest triple fault at rip ${end.rip}` : 'guest reset (ACPI reset register)';
+    this.streams.trace.write(`hypatia: ${why}; rebooting (boot ${this.bootCount + 1})\n`);
+    return null;
+  }
+
+  /** Replace the machine with a new one: fresh partition, RAM, VP, devices; the kernel loaded again. */
+  private reboot(): void {
+    this.console.flush();
+    this.machine.dispose();
+    this.end = null;
+    this.crash = null;
+    this.panicWatch.reset();
+    this.machine = this.buildMachine();
+    this.bootCount++;
   }
 
   inspect(): Record<string, unknown> {
     return {
-      partition: this.partition.inspect(),
-      ports: this.ports.inspect(),
-      mmio: this.mmio.inspect(),
-      com1: this.uart.inspect(),
-      ioapic: this.ioapic.inspect(),
-      interruptErrors: this.interruptErrors,
-      acpiPm: this.acpiPm.inspect(),
-      boot: {
-        kind: this.boot.kind, kernel: this.boot.kernel, initrd: this.boot.initrd, cmdline: this.boot.cmdline,
-        rsdp: '0x' + this.boot.rsdpGpa.toString(16), e820: this.boot.e820,
-      },
+      ...this.machine.inspect(),
+      boots: this.bootCount,
+      onReset: this.onReset,
+      crash: this.crash,
       hypervisor: this.winhv.inspectHypervisor(),
     };
   }

@@ -5,6 +5,6 @@ export { RootPageAllocator } from './root-pages.js';
 export {
   HvCall, HvStatus, HvRegister, HvMessageType, InterceptAccessType, InterceptType, InterceptAccess, MapGpaFlags,
   DispatchState, DispatchEvent, DispatchVpFlags, PartitionProperty, HvInterruptType, MessageLayout, INSTRUCTIONS_PER_100NS,
-  VIRTUAL_TSC_HZ, MAX_SYSTEM_MEMORY, statusName,
+  VIRTUAL_TSC_HZ, MAX_SYSTEM_MEMORY, statusName, HvMsr,
   type InterceptMessage, type InterceptHandler, type HypervisorOptions,
 } from '../hv/index.js';
