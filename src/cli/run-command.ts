@@ -132,7 +132,8 @@ export async function runCommand(argv: string[]): Promise<number> {
   let worker: VmWorker;
   try {
     worker = VmWorker.create({ memoryBytes: opts.memoryBytes, kernel, initrd, cmdline: opts.cmdline, traceExits: opts.traceExits, onReset: opts.onReset }, {
-      input: process.stdin.isTTY ? process.stdin : null,
+      // A terminal (raw mode) or a pipe/file (bytes as they come; EOF only ends the input, not the VM).
+      input: process.stdin,
       output: process.stdout,
       trace: process.stderr,
     });
