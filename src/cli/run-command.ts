@@ -42,8 +42,8 @@ The kernel starts as Linux's 64-bit boot protocol says: 64-bit mode, CPL 0, inte
 identity-mapped with 2 MiB pages, CS 0x10 / DS 0x18, RSI = boot_params (e820 map, command line, initrd, ACPI
 RSDP), RIP = the bzImage's load address + 0x200 or the ELF entry (made physical). The platform: ACPI tables
 (RSDP, XSDT, FADT, FACS, DSDT, MADT), the ACPI PM registers (poweroff through S5, reboot through the reset
-register), COM1, and the Hyper-V guest crash MSRs. On a terminal, keys go to the guest (Ctrl-C included, as
-in QEMU); Ctrl-A x quits.
+register), COM1, and the Hyper-V guest crash MSRs. Standard input goes to COM1: on a terminal every key
+(Ctrl-C included, as in QEMU), Ctrl-A x quits; a pipe or file as it is, and its end leaves the VM running.
 
 Stopping: SIGINT or SIGTERM stops the VM within one 10 ms slice, restores the terminal, and ends hypatia by
 the same signal, so a shell reports 130 or 143; a second signal ends it at once.
