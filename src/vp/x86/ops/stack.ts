@@ -89,11 +89,13 @@ function popf(cpu: X86Cpu, i: Insn): void {
   if (cpl > 0) mask &= ~FLAG_IOPL;
   if (cpl > ((old & FLAG_IOPL) >> 12)) mask &= ~FLAG_IF;
   if (i.size === 2) mask &= 0xffff;
-  s[S_RFLAGS] = (old & ~mask) | (v & mask) | 2;
+  const nf = (old & ~mask) | (v & mask) | 2;
+  s[S_RFLAGS] = nf;
   s[S_LZ_OP] = LZ_NONE;
-  // Setting IF takes effect after the next instruction like STI? No: POPF has no shadow, but interrupts are
-  // checked between blocks, so end the block to let a now-enabled interrupt in.
-  cpu.stopBlock = true;
+  // POPF has no interrupt shadow: if it enabled interrupts while one is waiting, stop here so the run loop
+  // delivers it before the next instruction. (Linux's local_irq_restore runs this constantly; stopping every
+  // time would break every chain of blocks.)
+  if ((old & FLAG_IF) === 0 && (nf & FLAG_IF) !== 0 && (cpu.irqPending || cpu.nmiPending)) cpu.stopBlock = true;
 }
 
 function leave(cpu: X86Cpu, i: Insn): void {
@@ -201,7 +203,6 @@ function decPushf(d: Decoder, i: Insn): void {
 function decPopf(d: Decoder, i: Insn): void {
   stackSize(d, i);
   i.exec = popf;
-  d.endBlock = true;
 }
 
 function decLeave(d: Decoder, i: Insn): void {

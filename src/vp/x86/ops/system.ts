@@ -32,6 +32,7 @@ function needCpl0(cpu: X86Cpu): void {
 
 function hlt(cpu: X86Cpu, _i: Insn): void {
   needCpl0(cpu);
+  cpu.s[S_INT_SHADOW] = 0; // the STI shadow covered this HLT; the wake-up interrupt is taken right after it
   cpu.halt();
 }
 
@@ -50,8 +51,9 @@ function sti(cpu: X86Cpu, _i: Insn): void {
   if ((s[S_RFLAGS] & FLAG_IF) === 0) {
     s[S_RFLAGS] |= FLAG_IF;
     s[S_INT_SHADOW] = 1; // interrupts stay blocked until after the next instruction
+    // With an interrupt waiting, stop so the run loop runs just the shadowed instruction and then delivers it.
+    if (cpu.irqPending || cpu.nmiPending) cpu.stopBlock = true;
   }
-  cpu.stopBlock = true;
 }
 
 // ---------------------------------------------------------------- CPUID, TSC
