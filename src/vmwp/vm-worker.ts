@@ -161,6 +161,9 @@ export class VmWorker {
         const exit = this.settle();
         if (exit !== null) return exit;
         this.reboot();
+        // A guest that resets at once, again and again, must still let signals and input through.
+        this.console.flush();
+        await yieldToEventLoop();
       }
     } finally {
       this.console.detach();
