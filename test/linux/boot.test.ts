@@ -172,6 +172,7 @@ describe(`Debian 12 cloud kernel on Hypatia, --append "${CMDLINE}", driven throu
 
   it('poweroff -f, typed just before the end of input, powers off: status 0', { timeout: 120_000 }, async (t) => {
     const g = booted();
+    await g.waitPrompt(COMMAND_TIMEOUT_MS); // fails at once if the console is out of step
     const mark = g.output.length;
     // The host sees the end of input within milliseconds; the guest takes far longer to run the line (a sleep,
     // an echo, the power-off), so the marker and the status 0 show the VM ran on without input.

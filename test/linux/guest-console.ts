@@ -24,6 +24,8 @@ export class GuestConsole {
   private err = '';
   private readonly proc: ChildProcessWithoutNullStreams;
   private seq = 0;
+  /** Set when a wait timed out: the console is out of step, so later waits fail at once rather than time out too. */
+  private stuck: string | null = null;
   readonly started = Date.now();
   /** Resolves when the process has exited and its streams are closed. */
   readonly closed: Promise<{ status: number | null; signal: NodeJS.Signals | null }>;
@@ -47,6 +49,7 @@ export class GuestConsole {
 
   /** Resolves with the match once `re` matches the console output from offset `from` on. */
   async waitFor(re: RegExp, what: string, timeoutMs: number, from = 0): Promise<RegExpExecArray> {
+    if (this.stuck !== null) throw new Error(`not waiting for ${what}: an earlier wait failed (${this.stuck})`);
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const m = re.exec(this.out.slice(from));
@@ -54,7 +57,10 @@ export class GuestConsole {
       if (this.proc.exitCode !== null || this.proc.signalCode !== null) {
         throw new Error(`hypatia run exited (status ${this.proc.exitCode}, signal ${this.proc.signalCode}) before ${what}\n${this.tail()}`);
       }
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${this.tail()}`);
+      if (Date.now() > deadline) {
+        this.stuck = `timed out waiting for ${what}`;
+        throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${this.tail()}`);
+      }
       await new Promise((r) => setTimeout(r, 20));
     }
   }
