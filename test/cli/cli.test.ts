@@ -32,6 +32,10 @@ test('help', () => {
   assert.match(rh.stdout, /--initrd <file>/);
   assert.match(rh.stdout, /--append <text>/);
   assert.match(rh.stdout, /\(v << 1\) \| 1/);
+  // How a run ends: the reset policy, every even status, and the signals.
+  assert.match(rh.stdout, /--on-reset <what>/);
+  for (const s of [0, 2, 4, 6, 8]) assert.match(rh.stdout, new RegExp(`^  ${s}  \\S`, 'm'), `status ${s} explained`);
+  assert.match(rh.stdout, /SIGINT or SIGTERM[\s\S]*130 or 143/);
   assert.equal(hypatia().status, 2);
 });
 
