@@ -9,6 +9,8 @@ import { PrivilegeMask, ROOT_PRIVILEGES } from './privileges.js';
 import { CHILD_DEFAULT_PRIVILEGES } from './enlightenments/index.js';
 import { VirtualProcessor } from './virtual-processor.js';
 import type { InterceptMessage } from './intercept-message.js';
+import { HvStatus } from './hypercall/codes.js';
+import type { SynicConnections } from './synic/index.js';
 
 export interface HypervisorOptions {
   /** Bytes of system physical memory (a multiple of 64 KiB, at most MAX_SYSTEM_MEMORY). */
@@ -39,6 +41,16 @@ export interface RootInterface {
   setInterceptHandler(partitionId: number, handler: InterceptHandler | null): boolean;
   /** A VP's intercept message page (Hyper-V: HvCallMapVpStatePage with the intercept message type). */
   interceptMessage(partitionId: number, vpIndex: number): InterceptMessage | null;
+  /**
+   * SynIC, root to child: post a message (type, payload of at most 240 bytes) to SINT `sint` of a child's VP.
+   * It lands in the SINT's slot when that is free, else it queues (MessagePending) until the guest's EOM.
+   * Returns an HV status (INVALID_PARTITION_ID / INVALID_VP_INDEX / INVALID_PARAMETER / INSUFFICIENT_BUFFERS).
+   */
+  postSynicMessage(partitionId: number, vpIndex: number, sint: number, type: number, payload: Uint8Array): number;
+  /** SynIC, root to child: set event flag `flag` of SINT `sint` on a child's VP and interrupt it. */
+  signalSynicEvent(partitionId: number, vpIndex: number, sint: number, flag: number): number;
+  /** Where a child's HvCallPostMessage / HvCallSignalEvent go: the root registers handlers by connection id. */
+  synicConnections(partitionId: number): SynicConnections | null;
   inspect(): Record<string, unknown>;
 }
 
@@ -111,10 +123,30 @@ export class Hypervisor {
         if (p === undefined || p.parent !== this.root) return null;
         return p.vps[vpIndex]?.message ?? null;
       },
+      postSynicMessage: (id, vpIndex, sint, type, payload) => {
+        const vp = this.childVp(id, vpIndex);
+        return typeof vp === 'number' ? vp : vp.synic.post(sint, type, payload);
+      },
+      signalSynicEvent: (id, vpIndex, sint, flag) => {
+        const vp = this.childVp(id, vpIndex);
+        return typeof vp === 'number' ? vp : vp.synic.signal(sint, flag);
+      },
+      synicConnections: (id) => {
+        const p = this.partitions.get(id);
+        return p === undefined || p.parent !== this.root ? null : p.synicConnections;
+      },
       inspect: () => this.inspect(),
     };
     this.rootIf = rootIf;
     return rootIf;
+  }
+
+  /** A VP of one of the root's children, or the HV status naming what is wrong. */
+  private childVp(partitionId: number, vpIndex: number): VirtualProcessor | number {
+    const p = this.partitions.get(partitionId);
+    if (p === undefined || p.parent !== this.root) return HvStatus.INVALID_PARTITION_ID;
+    const vp = Number.isInteger(vpIndex) && vpIndex >= 0 ? p.vps[vpIndex] : undefined;
+    return vp === undefined ? HvStatus.INVALID_VP_INDEX : vp;
   }
 
   // ------------------------------------------------------------ used by the hypercall handlers

@@ -5,6 +5,7 @@ import { GpaMap } from './memory/index.js';
 import { composeChildCpuid, PartitionEnlightenments, updateFeatureLeaf } from './enlightenments/index.js';
 import type { InterceptMessage } from './intercept-message.js';
 import { PrivilegeMask } from './privileges.js';
+import { SynicConnections } from './synic/index.js';
 import type { VirtualProcessor } from './virtual-processor.js';
 
 export const PartitionState = { CREATED: 1, INITIALIZED: 2, FINALIZED: 3, DELETED: 4 } as const;
@@ -31,6 +32,8 @@ export class Partition {
   /** Partition-wide synthetic registers (guest OS ID, hypercall page, reference TSC page). */
   readonly synthetic = new PartitionEnlightenments();
   interceptHandler: InterceptHandler | null = null;
+  /** Where this partition's HvCallPostMessage / HvCallSignalEvent go (registered by the root). */
+  readonly synicConnections = new SynicConnections();
   /** Statistics for inspection. */
   readonly counters = { intercepts: 0, hypercalls: 0, dispatches: 0 };
 
@@ -74,6 +77,7 @@ export class Partition {
       msrIntercepts: this.msrIntercepts.size + (this.msrInterceptAll !== 0 ? 1 : 0),
       cpuidLeaves: this.cpuid.size,
       synthetic: this.synthetic.inspect(),
+      synicConnections: this.synicConnections.inspect(),
       counters: { ...this.counters },
       vps: this.vps.filter((v) => v !== undefined).map((v) => v!.inspect()),
     };

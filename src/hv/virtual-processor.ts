@@ -13,7 +13,9 @@ import { PHYS_ADDR_BITS } from '../vp/x86/cpuid-profile.js';
 import { readFlags } from '../vp/x86/flags.js';
 import { DispatchEvent, DispatchState, InterceptAccess } from './hypercall/layouts.js';
 import { HvMessageType, InterceptAccessType, InterceptMessage, MessageLayout } from './intercept-message.js';
-import { MSR_DONE, MSR_DONE_FORWARD, MSR_NOT_SYNTHETIC, readSyntheticMsr, VpEnlightenments, writeSyntheticMsr } from './enlightenments/index.js';
+import { MSR_DONE, MSR_DONE_FORWARD, MSR_NOT_SYNTHETIC, readSyntheticMsr, usable, VpEnlightenments, writeSyntheticMsr } from './enlightenments/index.js';
+import { Privilege } from './privileges.js';
+import { Synic, SYNIC_MSR_FIRST, SYNIC_MSR_LAST, type SynicHost } from './synic/index.js';
 import type { Partition } from './partition.js';
 import {
   APIC_BASE_MSR, apicBaseWriteAllowed, LocalApic, routeInterrupt, TSC_DEADLINE_MSR, X2APIC_MSR_FIRST, X2APIC_MSR_LAST,
@@ -39,7 +41,7 @@ export class DispatchResult {
   event = 0;
 }
 
-export class VirtualProcessor implements VpPlatform, ApicHost {
+export class VirtualProcessor implements VpPlatform, ApicHost, SynicHost {
   readonly engine: X86Engine;
   readonly cpu: X86Cpu;
   readonly message: InterceptMessage;
@@ -59,6 +61,8 @@ export class VirtualProcessor implements VpPlatform, ApicHost {
   readonly apic: LocalApic;
   /** Per-VP synthetic registers (the VP assist page). */
   readonly synthetic = new VpEnlightenments();
+  /** The VP's synthetic interrupt controller (SINTs, message and event-flag pages). */
+  readonly synic: Synic;
   /** The root asked the running dispatch to return (requestStop), as opposed to an APIC timer re-time. */
   private stopRequested = false;
   /** The guest reprogrammed its APIC timer during the run: the run budget must be recomputed. */
@@ -78,6 +82,7 @@ export class VirtualProcessor implements VpPlatform, ApicHost {
     this.s = this.cpu.s;
     this.message = new InterceptMessage(memory, messagePage * 4096);
     this.apic = new LocalApic(index, this);
+    this.synic = new Synic(this, this.cpu.u8);
   }
 
   // ------------------------------------------------------------ dispatch (HvCallDispatchVp)
@@ -293,6 +298,7 @@ export class VirtualProcessor implements VpPlatform, ApicHost {
     // Synthetic MSRs the partition may use are the hypervisor's own (never intercepted by the root).
     const r = readSyntheticMsr(this, msr, out);
     if (r !== MSR_NOT_SYNTHETIC) return r === MSR_DONE;
+    if (this.synicMsr(msr)) return this.synic.rdmsr(msr, out);
     // The local APIC's MSRs are the hypervisor's (IA32_APIC_BASE itself is kept in the state page).
     if (msr >= X2APIC_MSR_FIRST && msr <= X2APIC_MSR_LAST) return this.apic.rdmsr(msr, out);
     if (msr === TSC_DEADLINE_MSR) { this.apic.readDeadline(out); return true; }
@@ -318,6 +324,7 @@ export class VirtualProcessor implements VpPlatform, ApicHost {
       return true;
     }
     if (r !== MSR_NOT_SYNTHETIC) return r === MSR_DONE;
+    if (this.synicMsr(msr)) return this.synic.wrmsr(msr, lo, hi);
     if (msr >= X2APIC_MSR_FIRST && msr <= X2APIC_MSR_LAST) return this.apic.wrmsr(msr, lo, hi);
     if (msr === TSC_DEADLINE_MSR) { this.apic.writeDeadline(lo, hi); return true; }
     if (msr === APIC_BASE_MSR) return this.writeApicBase(lo, hi);
@@ -346,6 +353,11 @@ export class VirtualProcessor implements VpPlatform, ApicHost {
     return true;
   }
 
+  /** A SynIC MSR of a partition holding AccessSynicRegs (without it the MSR takes the ordinary path). */
+  private synicMsr(msr: number): boolean {
+    return msr >= SYNIC_MSR_FIRST && msr <= SYNIC_MSR_LAST && usable(this.partition.privileges, Privilege.ACCESS_SYNIC_MSRS);
+  }
+
   private msrIntercepted(msr: number, access: number): boolean {
     const p = this.partition;
     if (p.interceptHandler === null) return false;
@@ -363,7 +375,16 @@ export class VirtualProcessor implements VpPlatform, ApicHost {
   }
 
   acknowledgeInterrupt(): number {
-    return this.apic.acknowledge();
+    const v = this.apic.acknowledge();
+    // An auto-EOI SINT's vector leaves service as it is taken (the guest will not EOI it).
+    if (v >= 0 && this.synic.isAutoEoi(v)) this.apic.eoi();
+    return v;
+  }
+
+  // ------------------------------------------------------------ SynicHost
+
+  raiseSynicInterrupt(vector: number): void {
+    this.apic.accept(vector, false);
   }
 
   // ------------------------------------------------------------ ApicHost (what the local APIC sees of its VP)
@@ -424,6 +445,7 @@ export class VirtualProcessor implements VpPlatform, ApicHost {
       virtualTsc: this.now(),
       apic: this.apic.inspect(),
       synthetic: this.synthetic.inspect(),
+      synic: this.synic.inspect(),
       lastMessage: this.message.type !== 0 ? this.message.inspect() : null,
       engine: this.engine.inspect(),
     };

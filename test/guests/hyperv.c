@@ -126,12 +126,12 @@ static void check_hypercalls(void) {
 	rt_check(r == HV_STATUS_INVALID_HYPERCALL_INPUT, "reserved control bit 27 -> INVALID_HYPERCALL_INPUT: RAX=%lx", r);
 	r = hv_call(HVCALL_NOTIFY_LONG_SPIN_WAIT | (1UL << 17), in, 0);
 	rt_check(r == HV_STATUS_INVALID_HYPERCALL_INPUT, "variable header on a call without one -> INVALID_HYPERCALL_INPUT: RAX=%lx", r);
-	/* HvPostMessage is hv_vmbus's first hypercall; SynIC and VMBus are not offered yet. */
+	/* HvPostMessage is hv_vmbus's first hypercall; a child gets PostMessages/SignalEvents only with VMBus. */
 	rt_memset(hc_in, 0, 256);
 	r = hv_call(HVCALL_POST_MESSAGE, in, 0);
-	rt_check(r == HV_STATUS_INVALID_HYPERCALL_CODE, "HvCallPostMessage (no VMBus yet) -> INVALID_HYPERCALL_CODE: RAX=%lx", r);
+	rt_check(r == HV_STATUS_ACCESS_DENIED, "HvCallPostMessage without PostMessages -> ACCESS_DENIED: RAX=%lx", r);
 	r = hv_call(HVCALL_SIGNAL_EVENT | HV_HYPERCALL_FAST_BIT, 1, 0);
-	rt_check(r == HV_STATUS_INVALID_HYPERCALL_CODE, "fast HvCallSignalEvent (no VMBus yet) -> INVALID_HYPERCALL_CODE: RAX=%lx", r);
+	rt_check(r == HV_STATUS_ACCESS_DENIED, "fast HvCallSignalEvent without SignalEvents -> ACCESS_DENIED: RAX=%lx", r);
 	r = hv_call(0x7777, 0, 0);
 	rt_check(r == HV_STATUS_INVALID_HYPERCALL_CODE, "unknown call code -> INVALID_HYPERCALL_CODE: RAX=%lx", r);
 	rt_memset(hc_in, 0, 64);

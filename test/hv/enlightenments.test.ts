@@ -80,18 +80,19 @@ test('CPUID 0x40000003 follows the privileges the root sets, and reports only im
   const r = s.hv.rootInterface();
   const dv = new DataView(r.memory.buffer);
   const inGpa = r.rootFirstPage * 4096;
-  // HvCallSetPartitionProperty(PRIVILEGE_FLAGS): hypercall MSRs (5), VP index (6), SynIC (2, not implemented),
-  // AccessPartitionId (33), PostMessages (36, not implemented).
+  // HvCallSetPartitionProperty(PRIVILEGE_FLAGS): hypercall MSRs (5), VP index (6), SynIC (2), AccessPartitionId
+  // (33), PostMessages (36), and synthetic timers (3, not implemented).
   dv.setBigUint64(inGpa, BigInt(s.p.id), true);
   dv.setUint32(inGpa + 8, 0x00010000, true);
-  dv.setBigUint64(inGpa + 16, (1n << 5n) | (1n << 6n) | (1n << 2n) | (1n << 33n) | (1n << 36n), true);
+  dv.setBigUint64(inGpa + 16, (1n << 5n) | (1n << 6n) | (1n << 2n) | (1n << 3n) | (1n << 33n) | (1n << 36n), true);
   r.hypercall(0x0045, 0, inGpa, 0, 0, 0);
   assert.equal(r.result[0], 0);
-  assert.deepEqual(leaf(s.p, 0x40000003), { eax: 0x60, ebx: 0x2, ecx: 0, edx: 0x00040400 }, 'no frequency MSRs without their privilege (the crash MSRs need none)');
+  assert.deepEqual(leaf(s.p, 0x40000003), { eax: 0x64, ebx: 0x12, ecx: 0, edx: 0x00040400 }, 'no frequency MSRs without their privilege (the crash MSRs need none)');
   // Without the privilege the MSRs are not the hypervisor's: #GP (no root intercept installed).
   assert.equal(rd(s.vp, 0x40000020), 'gp', 'TIME_REF_COUNT');
   assert.equal(rd(s.vp, 0x40000022), 'gp', 'TSC_FREQUENCY');
-  assert.equal(rd(s.vp, 0x40000080), 'gp', 'SCONTROL: SynIC privilege held but SynIC not implemented');
+  assert.equal(rd(s.vp, 0x40000080), 0n, 'SCONTROL: the SynIC privilege is held');
+  assert.equal(rd(s.vp, 0x400000b0), 'gp', 'STIMER0_CONFIG: synthetic-timer privilege held but not implemented');
   assert.equal(rd(s.vp, 0x40000002), 0n, 'VP_INDEX still there');
 });
 
@@ -265,8 +266,8 @@ test('guest hypercalls: the calls a child may make, and refusals', () => {
   assert.equal(call(0x0008, 0, RAM_PAGES * 4096, 0), 5, 'input outside RAM: INVALID_PARAMETER');
   assert.equal(call(0x0008 | 0x10000, 1, 5, 0), 3, 'rep count on a simple call');
   assert.equal(call(0x0008 | 0x10000, 1 << 16, 5, 0), 3, 'rep start on a simple call');
-  assert.equal(call(0x005c, 0, 0x1000, 0), 2, 'HvCallPostMessage: not yet');
-  assert.equal(call(0x005d | 0x10000, 0, 1, 0), 2, 'HvCallSignalEvent: not yet');
+  assert.equal(call(0x005c, 0, 0x1000, 0), 6, 'HvCallPostMessage without PostMessages (not granted by default)');
+  assert.equal(call(0x005d | 0x10000, 0, 1, 0), 6, 'HvCallSignalEvent without SignalEvents (not granted by default)');
   assert.equal(call(0x0002, 0, 0x1000, 0), 2, 'HvCallFlushVirtualAddressSpace: not offered');
   assert.equal(call(0x8001, 0, 0, 0x2000), 2, 'HvExtCallQueryCapabilities: not offered');
   assert.equal(call(0x0046, 0, 0, 0x2000), 6, 'HvCallGetPartitionId without AccessPartitionId');

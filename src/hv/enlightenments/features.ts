@@ -5,10 +5,9 @@
 import { Privilege, PrivilegeMask } from '../privileges.js';
 
 /**
- * Privilege bits whose MSRs or hypercalls exist. Not yet: SynIC (2), synthetic timers (3), reset (7),
- * statistics (8), guest idle (10), debug (12), reenlightenment (13), TSC invariant controls (15);
- * PostMessages/SignalEvents (36, 37) come with VMBus; extended hypercalls (52) and isolation (54) are not
- * offered.
+ * Privilege bits whose MSRs or hypercalls exist. Not yet: synthetic timers (3), reset (7), statistics (8),
+ * guest idle (10), debug (12), reenlightenment (13), TSC invariant controls (15); extended hypercalls (52) and
+ * isolation (54) are not offered.
  */
 export const IMPLEMENTED_PRIVILEGES = PrivilegeMask.of(
   Privilege.ACCESS_VP_RUNTIME_MSR,
@@ -18,6 +17,10 @@ export const IMPLEMENTED_PRIVILEGES = PrivilegeMask.of(
   Privilege.ACCESS_VP_INDEX,
   Privilege.ACCESS_PARTITION_REFERENCE_TSC,
   Privilege.ACCESS_FREQUENCY_MSRS,
+  // The SynIC (src/hv/synic) and the guest's side of its connections.
+  Privilege.ACCESS_SYNIC_MSRS,
+  Privilege.POST_MESSAGES,
+  Privilege.SIGNAL_EVENTS,
   // Hypercall privileges the dispatcher honours (the root's management calls, HvCallGetPartitionId).
   Privilege.CREATE_PARTITIONS,
   Privilege.ACCESS_PARTITION_ID,
@@ -27,7 +30,9 @@ export const IMPLEMENTED_PRIVILEGES = PrivilegeMask.of(
 
 /**
  * A new child partition's privileges: every implemented guest feature. Not AccessPartitionId: Linux 6.1 then
- * calls HvCallGetPartitionId with an output page only a root partition allocates, and BUG()s on failure.
+ * calls HvCallGetPartitionId with an output page only a root partition allocates, and BUG()s on failure. Not
+ * yet the SynIC and PostMessages/SignalEvents: nothing in the root serves a connection until the VMBus server
+ * exists, so a guest could only wait on them; the root grants them (SetPartitionProperty) when it serves VMBus.
  */
 export const CHILD_DEFAULT_PRIVILEGES = PrivilegeMask.of(
   Privilege.ACCESS_VP_RUNTIME_MSR,

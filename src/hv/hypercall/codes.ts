@@ -17,7 +17,7 @@ export const HvCall = {
   DeleteVp: 0x004f,
   GetVpRegisters: 0x0050,
   SetVpRegisters: 0x0051,
-  /** VMBus: a guest posts a message to a connection / signals an event (with SynIC; not implemented yet). */
+  /** A guest posts a message to a connection / signals an event flag of one (SynIC, src/hv/synic). */
   PostMessage: 0x005c,
   SignalEvent: 0x005d,
   /** The root raises an interrupt in a child's local APIC(s) (hv_input_assert_virtual_interrupt). */
@@ -47,6 +47,9 @@ export const HvStatus = {
   INVALID_PARTITION_ID: 0x000d,
   INVALID_VP_INDEX: 0x000e,
   NOT_FOUND: 0x0010,
+  INVALID_PORT_ID: 0x0011,
+  INVALID_CONNECTION_ID: 0x0012,
+  INSUFFICIENT_BUFFERS: 0x0013,
   INVALID_VP_STATE: 0x0015,
   OBJECT_IN_USE: 0x0019,
   INVALID_REGISTER_VALUE: 0x0050,

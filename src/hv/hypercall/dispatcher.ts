@@ -18,6 +18,7 @@ import { createVp, dispatchVp, getVpRegisters, setVpRegisters } from './vp-calls
 import { assertVirtualInterrupt } from './interrupt-calls.js';
 import { getPartitionId, notifyLongSpinWait, usable } from '../enlightenments/index.js';
 import { Privilege } from '../privileges.js';
+import { postMessageCall, signalEventCall, PostMessageIn, SignalEventIn } from '../synic/index.js';
 
 /**
  * A call's handler: parameters are byte offsets of the validated input and output in system memory.
@@ -46,6 +47,8 @@ function def(code: number, handler: CallHandler, inSize: number, outSize: number
 // Calls any partition may make (guests through their hypercall page).
 def(HvCall.NotifyLongSpinWait, notifyLongSpinWait, 8, 0, { rootOnly: false });
 def(HvCall.GetPartitionId, getPartitionId, 0, 8, { rootOnly: false, privilege: Privilege.ACCESS_PARTITION_ID });
+def(HvCall.PostMessage, postMessageCall, PostMessageIn.SIZE, 0, { rootOnly: false, privilege: Privilege.POST_MESSAGES });
+def(HvCall.SignalEvent, signalEventCall, SignalEventIn.SIZE, 0, { rootOnly: false, privilege: Privilege.SIGNAL_EVENTS });
 // The root's management calls.
 def(HvCall.CreatePartition, createPartition, 56, 8);
 def(HvCall.InitializePartition, initializePartition, 8, 0);
