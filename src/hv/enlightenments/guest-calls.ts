@@ -1,6 +1,6 @@
-// Hypercalls a guest partition may make through its hypercall page (beyond refusals). Everything else a guest
-// may legitimately call comes with its milestone (HvCallPostMessage / HvCallSignalEvent with VMBus); until
-// then the dispatcher answers HV_STATUS_INVALID_HYPERCALL_CODE, which Linux expects for unknown codes.
+// Hypercalls a guest partition may make through its hypercall page (beyond refusals). HvCallPostMessage and
+// HvCallSignalEvent are the SynIC's (src/hv/synic/connections.ts); codes nothing implements get
+// HV_STATUS_INVALID_HYPERCALL_CODE, which Linux expects for unknown codes.
 import { HvStatus } from '../hypercall/codes.js';
 import type { Hypervisor } from '../hypervisor.js';
 import type { Partition } from '../partition.js';
