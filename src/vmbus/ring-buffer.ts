@@ -13,15 +13,15 @@ import {
   RING_TRAILER_SIZE, RING_WRITE_INDEX,
 } from './ring-layout.js';
 
-/** Outcomes of ring operations. Non-negative values are successes; negative ones mean the ring is corrupt. */
+/** Outcomes of ring operations. Non-negative values are successes; negative ones mean the ring is corrupt (or, for a writer, the packet bad). */
 export enum RingStatus {
-  Ok = 0,
+  /** Reader: nothing to read. Zero, so `readPacket(out) > 0` means "a packet". */
+  Empty = 0,
+  Ok = 1,
   /** Written; the reader must be signalled (it was empty and the reader's interrupt_mask is clear). */
-  OkSignal = 1,
+  OkSignal = 2,
   /** No room for the packet (the ring is never filled completely). */
-  Full = 2,
-  /** Reader: nothing to read. */
-  Empty = 3,
+  Full = 3,
   BadWriteIndex = -1,
   BadReadIndex = -2,
   /** Fewer bytes available than a descriptor and trailer, or than the descriptor's len8 claims. */
@@ -191,7 +191,7 @@ export class RingReader {
   }
 
   /** Copies the next packet (descriptor to padding, trailer skipped) into `out` and returns its length, or
-   *  RingStatus.Empty (3 is never a packet length, those are >= 16), or a negative RingStatus. `out.length` is the
+   *  RingStatus.Empty (0), or a negative RingStatus. `out.length` is the
    *  largest packet accepted (the channel's max packet size). */
   readPacket(out: Uint8Array): number {
     const mem = this.mem, size = mem.dataSize;
