@@ -32,7 +32,10 @@ function streaming(seconds: number): number {
   const end = performance.now() + seconds * 1000;
   while (performance.now() < end) {
     for (let k = 0; k < 1000; k++) {
-      while (guest.outgoing.writePacket(PACKET_TYPE_DATA_INBAND, 0, id++, 0, p, 0, PAYLOAD) !== RingStatus.Full) { /* fill the ring */ }
+      for (;;) { // fill the ring
+        const st = guest.outgoing.writePacket(PACKET_TYPE_DATA_INBAND, 0, id++, 0, p, 0, PAYLOAD);
+        if (st !== RingStatus.Ok && st !== RingStatus.OkSignal) break;
+      }
       while (host.incoming.readPacket(out) > 0) n++;
       host.incoming.commit();
     }
