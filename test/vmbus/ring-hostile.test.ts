@@ -115,6 +115,29 @@ describe('vmbus ring: hostile guest input', () => {
     assert.equal(ch.mem.hostToGuest.load(RING_WRITE_INDEX), 0);
   });
 
+  it('a guest rewriting the host\'s own published index does not steer the host', () => {
+    const ch = makeChannel(2, 2);
+    const out = new Uint8Array(4096);
+    // Host writer: its write index stays private; the guest's scribble is simply overwritten at the next publish.
+    const h2g = ch.mem.hostToGuest;
+    assert.equal(ch.host.outgoing.writePacket(6, 0, 0, 0, p8, 0, 8), RingStatus.OkSignal);
+    h2g.store(RING_WRITE_INDEX, 1000);
+    assert.equal(ch.host.outgoing.writePacket(6, 0, 0, 0, p8, 0, 8), RingStatus.Ok);
+    assert.equal(h2g.load(RING_WRITE_INDEX), 64);
+    // Host reader: same for its read index.
+    const g2h = ch.mem.guestToHost;
+    ch.guest.outgoing.writePacket(6, 0, 1, 0, p8, 0, 8);
+    ch.guest.outgoing.writePacket(6, 0, 2, 0, p8, 0, 8);
+    assert.equal(ch.host.incoming.readPacket(out), 24);
+    ch.host.incoming.commit();
+    g2h.store(RING_READ_INDEX, 3000);
+    assert.equal(ch.host.incoming.readPacket(out), 24);
+    assert.equal(out[8], 2, 'the second packet, from the private index');
+    ch.host.incoming.commit();
+    assert.equal(g2h.load(RING_READ_INDEX), 64);
+    ch.checkGuards();
+  });
+
   it('random control pages and data never throw nor reach outside the ring', () => {
     let seed = 0x12345678;
     const rnd = () => { seed ^= seed << 13; seed >>>= 0; seed ^= seed >>> 17; seed ^= seed << 5; seed >>>= 0; return seed; };
