@@ -212,37 +212,34 @@ function arithI32(cpu: X86Cpu, i: Insn): void {
   st0OpMem(cpu, i);
 }
 
-/** D8 reg: ST0 = ST0 op ST(i). */
-function arithSt0(cpu: X86Cpu, i: Insn): void {
+/**
+ * Register forms: ST(dst) = ST(dst) op ST(src). Returns false when an unmasked exception left the destination
+ * unchanged (then nothing else of the instruction happens).
+ */
+function arithRegs(cpu: X86Cpu, i: Insn, dst: number, src: number): boolean {
   enter(cpu, i);
   const s = cpu.s;
-  const p0 = phys(s, 0), pi = phys(s, i.immLo);
-  if (empty(s, p0) || empty(s, pi)) { underflow(); setIndefinite(); }
+  const pd = phys(s, dst), ps = phys(s, src);
+  if (empty(s, pd) || empty(s, ps)) { underflow(); setIndefinite(); }
   else {
-    readPhys(s, pi);
+    readPhys(s, ps);
     const bl = oL, bh = oH, bse = oS;
-    readPhys(s, p0);
+    readPhys(s, pd);
     arith(i.op, oL, oH, oS, bl, bh, bse, s[S_FCW]);
   }
-  if (!commit(s, true)) return;
-  setPhysR(s, p0);
+  if (!commit(s, true)) return false;
+  setPhysR(s, pd);
+  return true;
+}
+
+/** D8 reg: ST0 = ST0 op ST(i). */
+function arithSt0(cpu: X86Cpu, i: Insn): void {
+  arithRegs(cpu, i, 0, i.immLo);
 }
 
 /** DC/DE reg: ST(i) = ST(i) op ST0 (i.op already swapped for the reversed encodings); i.size = 1: pop. */
 function arithStI(cpu: X86Cpu, i: Insn): void {
-  enter(cpu, i);
-  const s = cpu.s;
-  const p0 = phys(s, 0), pi = phys(s, i.immLo);
-  if (empty(s, p0) || empty(s, pi)) { underflow(); setIndefinite(); }
-  else {
-    readPhys(s, p0);
-    const bl = oL, bh = oH, bse = oS;
-    readPhys(s, pi);
-    arith(i.op, oL, oH, oS, bl, bh, bse, s[S_FCW]);
-  }
-  if (!commit(s, true)) return;
-  setPhysR(s, pi);
-  if (i.size === 1) pop(s);
+  if (arithRegs(cpu, i, i.immLo, 0) && i.size === 1) pop(cpu.s);
 }
 
 /** FCOM/FCOMP/FCOMPP/FUCOM*: i.op = pops (0..2) | 4 for the quiet (unordered) compare. */
