@@ -6,3 +6,4 @@ export * from './ring-layout.js';
 export * from './ring-buffer.js';
 export * from './channel-rings.js';
 export * from './guest-client.js';
+export * from './vsp.js';
