@@ -7,3 +7,4 @@ export * from './ring-buffer.js';
 export * from './channel-rings.js';
 export * from './guest-client.js';
 export * from './vsp.js';
+export * from './synic-port.js';
