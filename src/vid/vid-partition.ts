@@ -82,6 +82,11 @@ export class VidPartition {
     this.winhv.setVpRegisters(this.id, vp, entries);
   }
 
+  /** VP `vp`'s reference time: 100 ns units of virtual time since the partition started (HvRegisterTimeRefCount). */
+  referenceTime(vp: number): number {
+    return Number(this.getRegisters(vp, [HvRegister.TimeRefCount])[0] as bigint);
+  }
+
   /** RIP, RSP, RFLAGS and CR0/CR3/CR4 as hex strings, for error messages and tracing. */
   describeVp(vp: number): Record<string, string> {
     const names = { rip: HvRegister.Rip, rsp: HvRegister.Rsp, rflags: HvRegister.Rflags, cr0: HvRegister.Cr0, cr3: HvRegister.Cr3 };

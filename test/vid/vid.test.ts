@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { VidError, VidPartition } from '../../src/vid/index.js';
-import { WinHv } from '../../src/winhv/index.js';
+import { HvRegister, WinHv } from '../../src/winhv/index.js';
 import { Child, CODE, le } from '../hv/child.js';
 
 test('guest memory access outside RAM is refused', () => {
@@ -56,4 +56,18 @@ test('partitions that do not fit are refused with a clear message', () => {
   p.delete();
   p.delete(); // idempotent
   assert.equal(w.pages.freeCount, free);
+});
+
+test("the root reads a VP's reference time (HvRegisterTimeRefCount) as the guest's own TIME_REF_COUNT MSR does", () => {
+  // mov ecx, 200000; l: dec ecx; jnz l; mov ecx, 0x40000020; rdmsr; hlt — the guest reads its reference counter
+  // (edx:eax) after ~400k instructions, then halts with IF=0 (ending the dispatch).
+  const c = new Child([0xb9, ...le(200000, 4), 0xff, 0xc9, 0x75, 0xfc, 0xb9, ...le(0x40000020, 4), 0x0f, 0x32, 0xf4]);
+  assert.equal(c.part.referenceTime(0), 0);
+  c.run(1_000_000);
+  const guest = Number((c.reg('Rdx') << 32n) | (c.reg('Rax') & 0xffffffffn));
+  const root = c.part.referenceTime(0);
+  assert.ok(guest > 30_000, `the guest's counter advanced with its instructions (${guest})`);
+  // The root reads it after two more instructions (rdmsr's successor and hlt): at most one 100 ns step later.
+  assert.ok(root >= guest && root <= guest + 1, `root ${root} vs guest ${guest}`);
+  assert.throws(() => c.part.setRegisters(0, [[HvRegister.TimeRefCount, 5n]]), /INVALID_PARAMETER/, 'read-only');
 });

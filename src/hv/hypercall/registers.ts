@@ -20,6 +20,8 @@ export const HvRegister = {
   // The partition's guest crash registers (crash-msrs.ts): the root reads what the guest reported.
   GuestCrashP0: 0x00000210, GuestCrashP1: 0x00000211, GuestCrashP2: 0x00000212, GuestCrashP3: 0x00000213,
   GuestCrashP4: 0x00000214, GuestCrashCtl: 0x00000215,
+  /** The VP's reference time (HV_X64_MSR_TIME_REF_COUNT's value, 100 ns units of virtual time); read-only. */
+  TimeRefCount: 0x00090004,
 } as const;
 
 /** What a register name refers to in the engine. */
@@ -28,7 +30,9 @@ export type RegisterTarget =
   | { kind: 'segment'; name: SegmentName }
   | { kind: 'table'; base: RegisterName; limit: RegisterName }
   /** A guest crash register: parameter 0..4, or 5 for the control register. */
-  | { kind: 'crash'; index: number };
+  | { kind: 'crash'; index: number }
+  /** The VP's reference counter (read-only): what the root paces virtual time and time sync against. */
+  | { kind: 'time-ref' };
 
 const TARGETS = new Map<number, RegisterTarget>();
 const scalar = (code: number, name: RegisterName): void => { TARGETS.set(code, { kind: 'scalar', name }); };
@@ -54,6 +58,7 @@ scalar(HvRegister.TscAux, 'tsc_aux');
 TARGETS.set(HvRegister.Idtr, { kind: 'table', base: 'idtr_base', limit: 'idtr_limit' });
 TARGETS.set(HvRegister.Gdtr, { kind: 'table', base: 'gdtr_base', limit: 'gdtr_limit' });
 for (let i = 0; i <= 5; i++) TARGETS.set(HvRegister.GuestCrashP0 + i, { kind: 'crash', index: i });
+TARGETS.set(HvRegister.TimeRefCount, { kind: 'time-ref' });
 
 /** The engine register behind a TLFS register name, or undefined for names this hypervisor does not implement. */
 export function registerTarget(code: number): RegisterTarget | undefined {

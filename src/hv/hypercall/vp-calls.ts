@@ -9,7 +9,7 @@ import { childPartition, vpOf } from './targets.js';
 import type { Hypervisor } from '../hypervisor.js';
 import type { Partition } from '../partition.js';
 import { MAX_VPS_PER_PARTITION, PartitionState } from '../partition.js';
-import { INSTRUCTIONS_PER_100NS } from '../virtual-time.js';
+import { INSTRUCTIONS_PER_100NS, TSC_TICKS_PER_100NS, TSC_TICKS_PER_INSTRUCTION } from '../virtual-time.js';
 import type { VirtualProcessor } from '../virtual-processor.js';
 
 const REP = 0x10000;
@@ -50,6 +50,10 @@ export function getVpRegisters(hv: Hypervisor, caller: Partition, inOff: number,
     dv.setBigUint64(o + 8, 0n, true);
     if (t.kind === 'scalar') {
       dv.setBigUint64(o, e.getRegister(t.name), true);
+    } else if (t.kind === 'time-ref') {
+      const t100 = Math.floor(vp.instructionTime * TSC_TICKS_PER_INSTRUCTION / TSC_TICKS_PER_100NS);
+      dv.setUint32(o, t100 >>> 0, true);
+      dv.setUint32(o + 4, Math.floor(t100 / 4294967296), true);
     } else if (t.kind === 'crash') {
       // Partition-wide: the parameters the guest wrote, and the control value of its last notification.
       const c = vp.partition.synthetic.crash;
@@ -100,6 +104,7 @@ export function setVpRegisters(hv: Hypervisor, caller: Partition, inOff: number,
     const t = registerTarget(dv.getUint32(a + RegisterAssoc.name, true));
     if (t === undefined) return HvStatus.INVALID_PARAMETER + i * REP;
     const v = a + RegisterAssoc.value;
+    if (t.kind === 'time-ref') return HvStatus.INVALID_PARAMETER + i * REP; // read-only
     if (t.kind === 'scalar') {
       const value = u64(dv, v);
       if (!valid(t.name, value)) return HvStatus.INVALID_REGISTER_VALUE + i * REP;
