@@ -13,14 +13,17 @@ import { lockCache } from './cache-lock.js';
 import { GuestImageError, isNoSpace } from './errors.js';
 import { busyboxApplets, guestInitramfsFiles, HYPERV_MODULES } from './guest-initramfs.js';
 import { initScript } from './init-script.js';
+import { KVP_DAEMON_PATH, kvpDaemonFiles } from './kvp-daemon-files.js';
 import { buildInitramfs } from './initramfs.js';
 import { loadModuleIndex, moduleName, resolveModules } from './kernel-modules.js';
 import { describeFile, MANIFEST_FORMAT, readManifest, sha256Of, type GuestManifest, type ManifestPackage } from './manifest.js';
 
 /** Bump when the outputs change in a way the recipe hash would not see (it covers the builder's code). */
-const BUILDER_VERSION = 2;
+const BUILDER_VERSION = 3;
 export const BUSYBOX_PACKAGE = 'busybox-static';
 export const HYPERV_DAEMONS_PACKAGE = 'hyperv-daemons';
+/** glibc's loader and libc.so.6, which hv_kvp_daemon (dynamically linked) needs in the guest. */
+export const LIBC_PACKAGE = 'libc6';
 export const KERNEL_FILE = 'vmlinuz';
 export const INITRD_FILE = 'initrd.img';
 export const MANIFEST_FILE = 'manifest.json';
@@ -30,7 +33,7 @@ const PKGCACHE_ROOM = 128 * 1024 * 1024;
 /** Touched after each apt-get update this tooling runs (see aptListsState). */
 const APT_UPDATED_STAMP = 'apt-updated';
 const DAY_MS = 24 * 3600 * 1000;
-/** Room for the three .debs (~30 MB), the unpacked kernel (~110 MB) and the outputs. */
+/** Room for the four .debs (~33 MB), the unpacked kernel (~110 MB) and the outputs. */
 const NEEDED_BYTES = 256 * 1024 * 1024;
 
 export interface EnsureGuestImagesOptions {
@@ -63,7 +66,10 @@ export interface GuestImages {
 }
 
 /** The code that lays out the initramfs: a change to any of it makes the cached image stale. */
-const BUILDER_MODULES = ['guest-initramfs.js', 'init-script.js', 'initramfs.js', 'cpio-newc.js', 'kernel-modules.js', 'module-file.js'];
+const BUILDER_MODULES = [
+  'guest-initramfs.js', 'init-script.js', 'initramfs.js', 'cpio-newc.js', 'kernel-modules.js', 'module-file.js',
+  'kvp-daemon-files.js', 'dynamic-program.js', 'elf-dynamic.js',
+];
 
 function recipeHash(modules: readonly string[]): string {
   const code = BUILDER_MODULES.map((f) => {
@@ -143,8 +149,8 @@ export async function ensureGuestImages(options: EnsureGuestImagesOptions = {}):
     // apt's cache file takes ~40 MB: on a nearly full disk, go without it and let checkSpace say what is wrong.
     const pkgcache = join(dir, APT_PKGCACHE_FILE);
     const apt: AptContext = existsSync(pkgcache) || freeBytes(dir) > PKGCACHE_ROOM ? { pkgcache } : {};
-    const { kernel, busybox, daemons, updated } = await resolvePackages(options, apt, join(dir, APT_UPDATED_STAMP), log);
-    const pkgs: ResolvedPackage[] = [kernel, busybox, daemons];
+    const { kernel, busybox, daemons, libc, updated } = await resolvePackages(options, apt, join(dir, APT_UPDATED_STAMP), log);
+    const pkgs: ResolvedPackage[] = [kernel, busybox, daemons, libc];
     if (!options.force && upToDate(dir, manifest, recipe, pkgs)) {
       log(`up to date: ${kernel.name} ${kernel.version}, ${busybox.name} ${busybox.version}`);
       return result(dir, manifest, true);
@@ -182,11 +188,11 @@ async function resolvePackages(options: EnsureGuestImagesOptions, apt: AptContex
     }
   }
   const resolveAll = async () => {
-    const { kernel, others } = await resolveCloudKernel([BUSYBOX_PACKAGE, HYPERV_DAEMONS_PACKAGE], apt);
-    return { kernel, busybox: others.get(BUSYBOX_PACKAGE), daemons: others.get(HYPERV_DAEMONS_PACKAGE) };
+    const { kernel, others } = await resolveCloudKernel([BUSYBOX_PACKAGE, HYPERV_DAEMONS_PACKAGE, LIBC_PACKAGE], apt);
+    return { kernel, busybox: others.get(BUSYBOX_PACKAGE), daemons: others.get(HYPERV_DAEMONS_PACKAGE), libc: others.get(LIBC_PACKAGE) };
   };
   let r = await resolveAll();
-  if ((!r.kernel || !r.busybox || !r.daemons) && !updated) {
+  if ((!r.kernel || !r.busybox || !r.daemons || !r.libc) && !updated) {
     log('apt: a package is missing from the lists, running apt-get update');
     await update();
     r = await resolveAll();
@@ -194,9 +200,13 @@ async function resolvePackages(options: EnsureGuestImagesOptions, apt: AptContex
   if (!r.kernel) throw new GuestImageError('no-package', 'package linux-image-*-cloud-amd64-unsigned not found: apt knows no linux-image-cloud-amd64 (is this Debian 12 amd64 with "main" in sources.list?)');
   if (!r.busybox) throw new GuestImageError('no-package', `package ${BUSYBOX_PACKAGE} not found by apt-cache`);
   if (!r.daemons) throw new GuestImageError('no-package', `package ${HYPERV_DAEMONS_PACKAGE} not found by apt-cache`);
+  if (!r.libc) throw new GuestImageError('no-package', `package ${LIBC_PACKAGE} not found by apt-cache`);
   log(`kernel: ${r.kernel.name} ${r.kernel.version} (Linux ${r.kernel.release})`);
   const kernel: CloudKernel = r.kernel;
-  return { kernel, busybox: { name: BUSYBOX_PACKAGE, version: r.busybox }, daemons: { name: HYPERV_DAEMONS_PACKAGE, version: r.daemons }, updated };
+  return {
+    kernel, busybox: { name: BUSYBOX_PACKAGE, version: r.busybox }, daemons: { name: HYPERV_DAEMONS_PACKAGE, version: r.daemons },
+    libc: { name: LIBC_PACKAGE, version: r.libc }, updated,
+  };
 }
 
 async function downloadAll(dir: string, pkgs: ResolvedPackage[], listsUpdated: boolean, apt: AptContext, log: (l: string) => void): Promise<Map<string, string>> {
@@ -281,17 +291,17 @@ function build(
   if (!existsSync(bbBin)) throw new GuestImageError('bad-kernel', `${busybox.name} has no bin/busybox`);
   const applets = busyboxApplets(bbBin);
   if (!applets) log('build: cannot list busybox applets on this host; /init will install the links at boot');
-  const files = guestInitramfsFiles({ busybox: bbBin, applets, release: kernel.release, modulesDir, modules: resolution }, (n) => index.depsOf(n));
+  const kvp = kvpDaemonFiles(roots.get(HYPERV_DAEMONS_PACKAGE)!, [roots.get(LIBC_PACKAGE)!]);
+  const files = guestInitramfsFiles({ busybox: bbBin, applets, release: kernel.release, modulesDir, modules: resolution, extra: kvp.files }, (n) => index.depsOf(n));
   const image = buildInitramfs({ files });
   writeAtomic(join(dir, INITRD_FILE), image);
   const tmpKernel = join(dir, `.${KERNEL_FILE}.tmp`);
   copyFileSync(vmlinuzSrc, tmpKernel);
   renameSync(tmpKernel, join(dir, KERNEL_FILE));
   const extra = resolution.order.length - resolution.order.filter((m) => m.requested).length;
-  log(`build: ${INITRD_FILE}: ${resolution.order.length} modules (${extra} as dependencies${resolution.builtin.length ? `, built in: ${resolution.builtin.join(' ')}` : ''}), ${applets?.length ?? 0} applet links, ${mib(image.length)} (${Date.now() - t0} ms)`);
+  log(`build: ${INITRD_FILE}: ${resolution.order.length} modules (${extra} as dependencies${resolution.builtin.length ? `, built in: ${resolution.builtin.join(' ')}` : ''}), ${applets?.length ?? 0} applet links, hv_kvp_daemon with ${kvp.libraries.join(' ')}, ${mib(image.length)} (${Date.now() - t0} ms)`);
 
-  const daemonsRoot = roots.get(HYPERV_DAEMONS_PACKAGE);
-  const kvp = daemonsRoot ? join(daemonsRoot, 'usr', 'sbin', 'hv_kvp_daemon') : undefined;
+  const kvpHost = join(roots.get(HYPERV_DAEMONS_PACKAGE)!, 'usr', 'sbin', 'hv_kvp_daemon');
   const packages: ManifestPackage[] = pkgs.map((p) => {
     const deb = debs.get(p.name)!;
     return { name: p.name, version: p.version, deb: relative(dir, deb), sha256: sha256Of(readFileSync(deb)) };
@@ -306,7 +316,8 @@ function build(
     files: { [KERNEL_FILE]: describeFile(join(dir, KERNEL_FILE)), [INITRD_FILE]: describeFile(join(dir, INITRD_FILE)) },
     modules: resolution.order.map((m) => ({ name: m.name, path: m.path, requested: m.requested, deps: index.depsOf(m.name) })),
     builtinModules: resolution.builtin,
-    ...(kvp && existsSync(kvp) ? { hvKvpDaemon: relative(dir, kvp) } : {}),
+    hvKvpDaemon: relative(dir, kvpHost),
+    guestKvpDaemon: { path: KVP_DAEMON_PATH, libraries: kvp.libraries },
   };
   writeAtomic(join(dir, MANIFEST_FILE), Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`));
   log(`kernel: ${KERNEL_FILE}: ${bz.version} (boot protocol ${bz.protocol})`);

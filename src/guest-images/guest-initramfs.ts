@@ -38,6 +38,8 @@ export interface GuestInitramfsInput {
   /** The unpacked /lib/modules/<release> directory. */
   modulesDir: string;
   modules: ModuleResolution;
+  /** More entries (e.g. hv_kvp_daemon and its libraries: kvp-daemon-files.ts), added last. */
+  extra?: readonly InitramfsFile[];
 }
 
 /** The module list file: a header, then "name path deps" per module in load order (deps comma-separated). */
@@ -90,5 +92,6 @@ export function guestInitramfsFiles(input: GuestInitramfsInput, depsOf: (name: s
   files.push({ path: MODULES_LIST_PATH, data: modulesListText(input.release, input.modules, depsOf) });
   files.push({ path: 'etc/hostname', data: 'hypatia-guest\n' });
   files.push({ path: 'etc/profile', data: 'export PATH=/usr/sbin:/usr/bin:/sbin:/bin\nexport PS1=\'\\h:\\w\\$ \'\n' });
+  files.push(...(input.extra ?? []));
   return files;
 }

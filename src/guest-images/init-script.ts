@@ -6,11 +6,16 @@
 // exit (the kernel panics), hence the respawn loop; `setsid cttyhack sh` runs in a child (not a session
 // leader, so setsid does not fork away) and gives the shell the console (/dev/ttyS0 with console=ttyS0) as
 // its controlling terminal, so job control and Ctrl-C work.
+// Before the ready line it starts busybox syslogd (to /var/log/messages) and, when hv_utils created
+// /dev/vmbus/hv_kvp, Debian's hv_kvp_daemon (it daemonizes and logs through syslog), logging either way.
+import { KVP_DAEMON_PATH, KVP_DEVICE_PATH } from './kvp-daemon-files.js';
 
 /** The line /init prints once the modules are loaded: what a boot test waits for. */
 export const READY_MARKER = 'hypatia-init: ready';
 /** Prefix of every line /init prints. */
 export const INIT_LOG_PREFIX = 'hypatia-init:';
+/** Where busybox syslogd writes (the KVP daemon's messages land there). */
+export const SYSLOG_PATH = '/var/log/messages';
 /** Where the initramfs lists its modules in load order, a "name path dep,dep" line each (deps: modules listed earlier). */
 export const MODULES_LIST_PATH = '/etc/hypatia-modules';
 
@@ -55,6 +60,16 @@ while read -r name path deps; do
   fi
 done < ${MODULES_LIST_PATH}
 log "modules: $loaded loaded, $failed failed, $skipped skipped"
+syslogd -O ${SYSLOG_PATH} || log "syslogd failed to start"
+if [ ! -x ${KVP_DAEMON_PATH} ]; then
+  log "kvp: no ${KVP_DAEMON_PATH} in this initramfs"
+elif [ ! -c ${KVP_DEVICE_PATH} ]; then
+  log "kvp: no ${KVP_DEVICE_PATH} (hv_utils not loaded or no KVP channel): hv_kvp_daemon not started"
+elif out=$(${KVP_DAEMON_PATH} 2>&1); then
+  log "kvp: hv_kvp_daemon started (pid $(pidof hv_kvp_daemon))"
+else
+  log "kvp: hv_kvp_daemon failed (status $?): $out"
+fi
 echo "${READY_MARKER}"
 
 run=

@@ -39,6 +39,8 @@ export interface GuestManifest {
   builtinModules: string[];
   /** hv_kvp_daemon from hyperv-daemons, relative to the cache directory (dynamically linked against glibc). */
   hvKvpDaemon?: string;
+  /** hv_kvp_daemon's path in the initramfs and the loader and libraries put there for it (their real files). */
+  guestKvpDaemon?: { path: string; libraries: string[] };
 }
 
 export function sha256Of(data: Uint8Array): string {

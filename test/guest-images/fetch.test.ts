@@ -1,4 +1,4 @@
-// End to end: `npm run guest:fetch` (the CLI) fetches Debian's cloud kernel, busybox-static and hyperv-daemons
+// End to end: `npm run guest:fetch` (the CLI) fetches Debian's cloud kernel, busybox-static, hyperv-daemons and libc6
 // with apt-get download into the default cache (shared with every other test and run, so the download
 // happens once per machine) and builds the initramfs. Its outputs are checked with independent tools: apt-cache
 // for the versions, GNU cpio and gunzip for the initramfs, kmod's modinfo for module dependencies, busybox sh
@@ -51,7 +51,7 @@ describe('guest fetch', () => {
     console.log(`# guest fetch took ${cli.ms} ms: ${cli.stderr.trim().split('\n').pop()}`);
   });
 
-  it('picked the newest cloud kernel, busybox-static and hyperv-daemons that apt-cache knows', () => {
+  it('picked the newest cloud kernel, busybox-static, hyperv-daemons and libc6 that apt-cache knows', () => {
     const dep = /Depends:\s*(linux-image-\S+-cloud-amd64)\b/.exec(execFileSync('apt-cache', ['depends', 'linux-image-cloud-amd64'], { encoding: 'utf8' }))![1];
     assert.equal(manifest.kernel.package, `${dep}-unsigned`);
     assert.equal(manifest.kernel.release, dep.slice('linux-image-'.length));
@@ -62,7 +62,7 @@ describe('guest fetch', () => {
       assert.equal(sha256(fs.readFileSync(deb)), p.sha256, `${p.deb} hash`);
       assert.equal(execFileSync('dpkg-deb', ['-f', deb, 'Package'], { encoding: 'utf8' }).trim(), p.name);
     }
-    assert.deepEqual(manifest.packages.map((p) => p.name).sort(), ['busybox-static', 'hyperv-daemons', manifest.kernel.package].sort());
+    assert.deepEqual(manifest.packages.map((p) => p.name).sort(), ['busybox-static', 'hyperv-daemons', 'libc6', manifest.kernel.package].sort());
     assert.ok(manifest.hvKvpDaemon && fs.existsSync(path.join(cache, manifest.hvKvpDaemon)), 'hv_kvp_daemon unpacked');
   });
 
@@ -172,7 +172,7 @@ describe('guest fetch', () => {
   it('a build from the cached .debs in another directory logs each step and gives byte-identical images', async () => {
     const other = path.join(tmp, 'cache2');
     fs.mkdirSync(path.join(other, 'debs'), { recursive: true });
-    // Two .debs shared with the default cache; busybox-static a truncated copy, which must be fetched again.
+    // The other .debs shared with the default cache; busybox-static a truncated copy, which must be fetched again.
     const bb = manifest.packages.find((p) => p.name === 'busybox-static')!;
     for (const p of manifest.packages) {
       if (p === bb) fs.writeFileSync(path.join(other, p.deb), fs.readFileSync(path.join(cache, p.deb)).subarray(0, 300_000));
