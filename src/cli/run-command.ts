@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { BootError } from '../firmware/index.js';
 import { VidError } from '../vid/index.js';
 import { HvError } from '../winhv/index.js';
-import { MAX_GUEST_MEMORY, VmConfigError, VmWorker, type ResetAction, type VmExit } from '../vmwp/index.js';
+import { MAX_GUEST_MEMORY, VmConfigError, VmWorker, type ResetAction, type ClockMode, type VmExit } from '../vmwp/index.js';
 import { endBySignal, exitStatus } from './run-exit.js';
 import { parseMemorySize, UsageError } from './size-option.js';
 import { handleStopSignals } from './stop-signals.js';
@@ -20,7 +20,7 @@ import { handleStopSignals } from './stop-signals.js';
 export const DEFAULT_CMDLINE = 'console=ttyS0 earlycon=uart8250,io,0x3f8 panic=-1';
 
 export const RUN_HELP = `Usage: hypatia run --kernel <file> [--initrd <file>] [--append "<cmdline>"] [--memory <size>]
-                  [--on-reset reboot|stop] [--trace-exits]
+                  [--on-reset reboot|stop] [--clock host|virtual] [--trace-exits]
 
 Boot a kernel in a child partition, with COM1 (0x3F8) on this terminal.
 
@@ -35,6 +35,9 @@ Options:
                     too): "reboot" starts the VM again with fresh state (RAM zeroed, processor and devices
                     reset, kernel, initrd and tables loaded again) and says so on stderr; "stop" ends the run.
                     Default: reboot for a bzImage, stop for an ELF kernel (test guests fail by triple faulting)
+  --clock <mode>    "host" (default): the guest's time never runs ahead of this machine's clock, so an idle
+                    guest waits in real time and its clock keeps pace; "virtual": idle time is skipped at once
+                    (batch runs finish sooner, but the guest's clock runs ahead of the host's)
   --trace-exits     print every intercept (I/O port, MMIO, MSR, halt) to stderr
   -h, --help        show this help
 
@@ -61,7 +64,7 @@ always odd; the other outcomes are even:
      ends; a guest that panics silently with panic=0 hangs, as on hardware, until stopped.
 `;
 
-interface RunOptions { kernel: string; initrd?: string; cmdline: string; memoryBytes: number; traceExits: boolean; onReset?: ResetAction }
+interface RunOptions { kernel: string; initrd?: string; cmdline: string; memoryBytes: number; traceExits: boolean; onReset?: ResetAction; clock?: ClockMode }
 
 function parseRunArgs(argv: string[]): RunOptions | 'help' {
   let kernel: string | undefined;
@@ -70,6 +73,7 @@ function parseRunArgs(argv: string[]): RunOptions | 'help' {
   let memoryBytes = 256 * 2 ** 20;
   let traceExits = false;
   let onReset: ResetAction | undefined;
+  let clock: ClockMode | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const eq = a.indexOf('=');
@@ -94,12 +98,18 @@ function parseRunArgs(argv: string[]): RunOptions | 'help' {
         onReset = v;
         break;
       }
+      case '--clock': {
+        const v = value();
+        if (v !== 'host' && v !== 'virtual') throw new UsageError(`--clock takes host or virtual (got "${v}")`);
+        clock = v;
+        break;
+      }
       default: throw new UsageError(a.startsWith('-') ? `unknown option ${name} for run` : `unexpected argument "${a}"`);
     }
   }
   if (kernel === undefined) throw new UsageError('run needs --kernel <file>');
   if (memoryBytes > MAX_GUEST_MEMORY) throw new UsageError(`--memory: ${memoryBytes / 2 ** 20}M is too large (at most ${MAX_GUEST_MEMORY / 2 ** 20}M: system memory is limited to 2 GiB)`);
-  return { kernel, initrd, cmdline, memoryBytes, traceExits, onReset };
+  return { kernel, initrd, cmdline, memoryBytes, traceExits, onReset, clock };
 }
 
 export async function runCommand(argv: string[]): Promise<number> {
@@ -131,7 +141,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   }
   let worker: VmWorker;
   try {
-    worker = VmWorker.create({ memoryBytes: opts.memoryBytes, kernel, initrd, cmdline: opts.cmdline, traceExits: opts.traceExits, onReset: opts.onReset }, {
+    worker = VmWorker.create({ memoryBytes: opts.memoryBytes, kernel, initrd, cmdline: opts.cmdline, traceExits: opts.traceExits, onReset: opts.onReset, clock: opts.clock }, {
       // A terminal (raw mode) or a pipe/file (bytes as they come; EOF only ends the input, not the VM).
       input: process.stdin,
       output: process.stdout,

@@ -17,7 +17,15 @@ export interface VmConfig {
    * 'stop' for an ELF kernel (freestanding test guests, whose triple fault is a failure to report).
    */
   onReset?: ResetAction;
+  /**
+   * 'host' (default): virtual time never runs ahead of the host's clock (an idle guest waits in real time, so
+   * its clock keeps pace with the host's). 'virtual': idle time is skipped at once (faster for batch runs and
+   * tests that sleep; the guest's clock then runs ahead of the host's).
+   */
+  clock?: ClockMode;
 }
+
+export type ClockMode = 'host' | 'virtual';
 
 export type ResetAction = 'reboot' | 'stop';
 

@@ -12,6 +12,7 @@ import { PanicWatch } from './panic-watch.js';
 import { SerialConsole, type ConsoleInput, type ConsoleOutput } from './serial-console.js';
 import { VmConfigError, type ResetAction, type VmConfig } from './vm-config.js';
 import { VmMachine } from './vm-machine.js';
+import { ClockPacer } from './clock-pacer.js';
 
 export type VmExit =
   | { kind: 'debug-exit'; code: number }
@@ -79,6 +80,8 @@ export class VmWorker {
   private crashSlices = 0;
   /** Set by requestStop; ends the run whatever the boot is doing. */
   private stop: StopReason | null = null;
+  /** Holds virtual time back to the host's clock (null when the config says clock 'virtual'). */
+  private readonly pacer: ClockPacer | null;
 
   private constructor(private readonly config: VmConfig, private readonly streams: WorkerStreams) {
     const mem = config.memoryBytes;
@@ -89,6 +92,7 @@ export class VmWorker {
     this.platform = defaultAcpiPlatform(VP_COUNT);
     this.console = new SerialConsole(streams.input, streams.output, () => this.quit());
     this.machine = this.buildMachine();
+    this.pacer = config.clock === 'virtual' ? null : new ClockPacer();
     this.onReset = config.onReset ?? (this.machine.boot.kind === 'bzimage' ? 'reboot' : 'stop');
   }
 
@@ -176,6 +180,7 @@ export class VmWorker {
     const partition = this.machine.partition;
     let last = Date.now();
     let flags = 0;
+    this.pacer?.restart();
     while (this.end === null && this.stop === null) {
       if (this.crash !== null && ++this.crashSlices > CRASH_GRACE_SLICES) return;
       this.console.feed((b) => this.machine.uart.receive(b), this.machine.uart.rxSpace);
@@ -192,7 +197,13 @@ export class VmWorker {
         }
       }
       if (this.end !== null || this.stop !== null) break;
-      if (r.state === DispatchState.BLOCKED) {
+      const ahead = this.pacer === null ? 0 : this.pacer.delayMs(partition.referenceTime(0));
+      if (ahead > 0) {
+        // The guest is ahead of the host's clock (it skipped idle time): wait for the host to catch up.
+        this.console.flush();
+        await sleep(Math.min(ahead, 100));
+        last = Date.now();
+      } else if (r.state === DispatchState.BLOCKED) {
         // HLT with interrupts enabled and no timer that can wake it: idle until a device interrupts.
         this.console.flush();
         await sleep(10);

@@ -37,9 +37,9 @@ export function parseChecks(output: string): CheckLine[] {
 }
 
 /** Boot the guest with `hypatia run` and collect COM1. The exit status of a debug-exit write v is (v << 1) | 1. */
-export function runGuest(elf: string, memory = '64M', timeoutMs = 120_000): GuestResult {
+export function runGuest(elf: string, memory = '64M', timeoutMs = 120_000, extraArgs: string[] = []): GuestResult {
   const t0 = Date.now();
-  const r = spawnSync(process.execPath, [join(REPO_ROOT, 'bin', 'hypatia.js'), 'run', '--kernel', elf, '--memory', memory], {
+  const r = spawnSync(process.execPath, [join(REPO_ROOT, 'bin', 'hypatia.js'), 'run', '--kernel', elf, '--memory', memory, ...extraArgs], {
     encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20,
   });
   const ms = Date.now() - t0;
