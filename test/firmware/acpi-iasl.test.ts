@@ -11,31 +11,19 @@ import { iasl, scratch } from './iasl.js';
 const {
   and, arg, buffer, buildAcpiTables, defaultAcpiPlatform, device, eisaId, elseDo, ifThen, ioPort, lEqual, local,
   memory32Fixed, method, name, notify, ONES, or, pkg, qwordMemory, ref, resourceTemplate, ret, scope, sdt, store, string,
+  vmbusAcpiDevices, VMBUS_MMIO_LOW,
 } = acpi;
 
 /** What iasl says when something is wrong in a table it reads or compiles. */
 const COMPLAINT = /error|warning|incorrect|invalid|\*\*\*\*|unknown|could not|mismatch/i;
 
 /**
- * A VMBus module device shaped as the contract describes it, built with the public builder (its future caller).
- * `hid` is the VMBus device's _HID: Linux matches "VMBus", which iasl's compiler refuses (a _HID string must have
- * 7 or 8 characters), so the recompiling test uses _ADR instead.
+ * The VMBus module device the worker puts in the DSDT (src/firmware/acpi/vmbus-device.ts), with a second, high
+ * MMIO range to cover both range shapes. `hid` is the VMBus device's _HID: Linux matches "VMBus", which iasl's
+ * compiler refuses (a _HID string must have 7 or 8 characters), so the recompiling test uses an ACPI-style id.
  */
 function vmbusLikeDevice(hid: string | null): Uint8Array {
-  return device('VMOD',
-    name('_HID', 'ACPI0004'),
-    name('_UID', 0),
-    name('_CRS', resourceTemplate(qwordMemory(0xf8000000, 0x4000000, { producer: true }), qwordMemory(0x1000000000n, 0x1000000000n, { producer: true }))),
-    device('VMBS',
-      name('STA', 0x0f),
-      hid === null ? name('_ADR', 0) : name('_HID', hid),
-      name('_DDN', 'VMBUS'),
-      name('_UID', 0),
-      method('_DIS', {}, and(ref('STA'), 0x0d, ref('STA'))),
-      method('_PS0', {}, or(ref('STA'), 0x0f, ref('STA'))),
-      method('_STA', {}, ret(ref('STA'))),
-      method('_PS3', {}),
-      name('_CRS', resourceTemplate())));
+  return vmbusAcpiDevices({ mmio: [VMBUS_MMIO_LOW, { base: 0x1000000000n, length: 0x1000000000n }], hid: hid ?? 'HYPV0001' });
 }
 
 function tablesFor(vpCount: number, devices: Uint8Array[] = []): Map<string, Uint8Array> {
@@ -108,6 +96,26 @@ test('a DSDT with the VMBus device Linux binds to (_HID "VMBus") disassembles wi
   assert.match(dsl, /Scope \(_SB\)[\s\S]*Device \(VMOD\)[\s\S]*Device \(VMBS\)[\s\S]*Name \(_HID, "VMBus"\)[\s\S]*Method \(_STA, 0, NotSerialized\)/);
   // An End Tag alone (what iasl compiles from an empty ResourceTemplate () {}) disassembles as a plain buffer.
   assert.match(dsl, /Name \(_CRS, Buffer \(0x02\)[^{]*\{\s*0x79, 0x00\s/, 'the empty _CRS template');
+});
+
+test('the worker\'s VMBus devices: VMOD publishes the MMIO hole below the IOAPIC as a producer range; VMBS has an empty _CRS', () => {
+  const dir = scratch('vmbus-worker');
+  writeFileSync(join(dir, 'dsdt.dat'), tablesFor(1, [vmbusAcpiDevices({ mmio: [VMBUS_MMIO_LOW] })]).get('DSDT')!);
+  const d = iasl(dir, '-d', 'dsdt.dat');
+  assert.equal(d.status, 0, d.output);
+  assert.doesNotMatch(d.output, COMPLAINT, d.output);
+  const dsl = readFileSync(join(dir, 'dsdt.dsl'), 'utf8');
+  const vmod = /Device \(VMOD\)[\s\S]*?Device \(VMBS\)/.exec(dsl)?.[0] ?? '';
+  assert.match(vmod, /Name \(_HID, "ACPI0004"[ )]/);
+  assert.match(vmod, /QWordMemory \(ResourceProducer, PosDecode, MinFixed, MaxFixed, NonCacheable, ReadWrite,\s*0x0000000000000000,\s*\/\/ Granularity\s*0x00000000C0000000,\s*\/\/ Range Minimum\s*0x00000000FEBFFFFF,\s*\/\/ Range Maximum\s*0x0000000000000000,\s*\/\/ Translation Offset\s*0x000000003EC00000,\s*\/\/ Length/,
+    `one producer range 0xC0000000-0xFEBFFFFF:\n${vmod}`);
+  assert.equal((vmod.match(/QWordMemory/g) ?? []).length, 1, 'exactly one range');
+  const vmbs = dsl.slice(dsl.indexOf('Device (VMBS)'));
+  assert.match(vmbs, /Name \(_HID, "VMBus"[ )]/);
+  assert.match(vmbs, /Name \(_UID, Zero\)/);
+  assert.match(vmbs, /Method \(_STA, 0, NotSerialized\)[^\n]*\s*\{\s*Return \(STA\)/);
+  assert.match(vmbs, /Name \(STA, 0x0F\)/);
+  assert.match(vmbs, /Name \(_CRS, Buffer \(0x02\)[^{]*\{\s*0x79, 0x00\s/, 'the empty _CRS template');
 });
 
 test('iasl notices a bad checksum (the check above can fail)', () => {

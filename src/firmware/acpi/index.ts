@@ -10,3 +10,4 @@ export { buildFadt, FADT, FADT_FLAGS, FADT_SIZE, IAPC_BOOT_ARCH, type FadtConfig
 export { buildMadt, IOAPIC_ADDRESS, LOCAL_APIC_ADDRESS, INTI_ACTIVE_HIGH, INTI_ACTIVE_LOW, INTI_EDGE, INTI_LEVEL, type MadtConfig, type InterruptOverride } from './madt.js';
 export { buildDsdt, dsdtBody, processorDevice, DSDT_REVISION, type DsdtConfig } from './dsdt.js';
 export { buildAcpiTables, defaultAcpiPlatform, type AcpiPlatform, type AcpiTables, type PlacedTable } from './platform.js';
+export { vmbusAcpiDevices, VMBUS_MMIO_LOW, type VmbusAcpiConfig, type MmioRange } from './vmbus-device.js';
