@@ -1,8 +1,9 @@
 // A child partition as the root manages it: RAM taken from the root's pages and mapped at GPA 0, VPs,
 // intercepts routed to a handler, guest memory access, and teardown that gives the pages back to the root.
 import {
-  DispatchOutcome, HvInterruptType, HvRegister, InterceptAccess, InterceptType, MapGpaFlags, type InterceptHandler,
-  type InterceptMessage, type RegisterValue, type CpuidLeaf, type WinHv,
+  DispatchOutcome, HvInterruptType, HvRegister, InterceptAccess, InterceptType, MapGpaFlags, PartitionProperty, Privilege,
+  type InterceptHandler, type InterceptMessage, type RegisterValue, type CpuidLeaf, type SynicEventHandler,
+  type SynicMessageHandler, type WinHv,
 } from '../winhv/index.js';
 import { GuestMemory } from './guest-memory.js';
 import { VidError } from './vid-error.js';
@@ -15,6 +16,30 @@ export interface VidPartitionConfig {
   memoryBytes: number;
   /** Number of VPs (default 1). */
   vpCount?: number;
+  /**
+   * Give the guest the SynIC: its MSRs (AccessSynicRegs), HvCallPostMessage and HvCallSignalEvent. Set when the
+   * root will serve VMBus for this partition; without a server behind its connections a guest could only wait.
+   */
+  synic?: boolean;
+}
+
+/** The privileges `synic` adds to the hypervisor's defaults (CPUID 0x40000003 then reports them). */
+const SYNIC_PRIVILEGES = (1n << BigInt(Privilege.ACCESS_SYNIC_MSRS)) | (1n << BigInt(Privilege.POST_MESSAGES)) | (1n << BigInt(Privilege.SIGNAL_EVENTS));
+
+/**
+ * The root's side of the partition's SynIC (the shape of src/vmbus's SynicPort, which VID does not import).
+ * Statuses are HvStatus values.
+ */
+export interface VidSynicPort {
+  postMessage(vpIndex: number, sint: number, type: number, payload: Uint8Array): number;
+  signalEvent(vpIndex: number, sint: number, flag: number): number;
+  setMessageHandler(connectionId: number, handler: SynicMessageHandler | null): boolean;
+  setEventHandler(connectionId: number, flagCount: number, handler: SynicEventHandler | null): boolean;
+}
+
+/** Guest RAM page by page (the shape of src/vmbus's GuestPages): the root's 4 KiB behind a guest page frame. */
+export interface VidGuestPages {
+  page(pfn: number): Uint8Array | null;
 }
 
 /** How VidPartition.assertInterrupt addresses and triggers an interrupt. */
@@ -53,6 +78,11 @@ export class VidPartition {
     let id = -1;
     try {
       id = winhv.createPartition();
+      // Privileges are settable only before the partition is initialized.
+      if (config.synic === true) {
+        const priv = winhv.getPartitionProperty(id, PartitionProperty.PRIVILEGE_FLAGS);
+        winhv.setPartitionProperty(id, PartitionProperty.PRIVILEGE_FLAGS, priv | SYNIC_PRIVILEGES);
+      }
       winhv.initializePartition(id);
       winhv.mapGpaPages(id, 0, MapGpaFlags.READABLE | MapGpaFlags.WRITABLE | MapGpaFlags.EXECUTABLE, pages);
       for (let v = 0; v < vpCount; v++) winhv.createVp(id, v);
@@ -132,6 +162,35 @@ export class VidPartition {
   /** Run a VP for a slice of virtual time (100 ns units). The outcome object is reused. */
   run(vp: number, timeSlice100ns: number, flags = 0): DispatchOutcome {
     return this.winhv.dispatchVp(this.id, vp, timeSlice100ns, flags);
+  }
+
+  // ------------------------------------------------------------ SynIC and guest pages (for VMBus)
+
+  /** The root's handle on this partition's SynIC (meaningful when created with `synic`). */
+  synicPort(): VidSynicPort {
+    const { winhv, id } = this;
+    return {
+      postMessage: (vp, sint, type, payload) => winhv.postSynicMessage(id, vp, sint, type, payload),
+      signalEvent: (vp, sint, flag) => winhv.signalSynicEvent(id, vp, sint, flag),
+      setMessageHandler: (conn, handler) => winhv.setSynicMessageHandler(id, conn, handler),
+      setEventHandler: (conn, count, handler) => winhv.setSynicEventHandler(id, conn, count, handler),
+    };
+  }
+
+  /**
+   * Guest RAM by page frame, for VMBus rings and GPADLs: the root page VID mapped at that GPA page, or null
+   * outside RAM. Writes through these views bypass the hypervisor's decoded-code invalidation; they are data
+   * pages (rings, buffers) the guest shares with the host, and a guest executing from them only harms itself.
+   */
+  guestPages(): VidGuestPages {
+    const mem = this.winhv.memory, pages = this.ramPages;
+    return {
+      page: (pfn) => {
+        if (!Number.isSafeInteger(pfn) || pfn < 0 || pfn >= pages.length || this.deleted) return null;
+        const at = pages[pfn] * PAGE;
+        return mem.subarray(at, at + PAGE);
+      },
+    };
   }
 
   // ------------------------------------------------------------ teardown

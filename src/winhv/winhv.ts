@@ -36,6 +36,12 @@ function isTable(name: number): boolean {
   return name === 0x00070000 || name === 0x00070001;
 }
 
+/** Serves a child's HvCallPostMessage on one connection: the message type and a payload view valid only during the call; returns the guest's HvStatus. */
+export type SynicMessageHandler = (type: number, payload: Uint8Array) => number;
+/** Serves a child's HvCallSignalEvent on one connection. */
+export type SynicEventHandler = (flag: number) => void;
+type SynicConnections = NonNullable<ReturnType<RootInterface['synicConnections']>>;
+
 export class WinHv {
   readonly pages: RootPageAllocator;
   /** The root's view of system memory (root GPA == SPA). */
@@ -307,6 +313,37 @@ export class WinHv {
 
   interceptMessage(id: number, vpIndex: number): InterceptMessage | null {
     return this.root.interceptMessage(id, vpIndex);
+  }
+
+  // ------------------------------------------------------------ SynIC (the transport under VMBus)
+  // The root's side of a child's SynIC: deliver messages and event flags into its VPs, and serve the connection
+  // ids its HvCallPostMessage / HvCallSignalEvent name. A status, not an exception: a busy or disabled SINT is
+  // an ordinary answer (the message queues, or the guest has not enabled its SynIC) that the caller handles.
+
+  /** Post a message into SINT `sint` of a child's VP (queued behind a full slot). Returns an HvStatus. */
+  postSynicMessage(id: number, vpIndex: number, sint: number, type: number, payload: Uint8Array): number {
+    return this.root.postSynicMessage(id, vpIndex, sint, type, payload);
+  }
+
+  /** Set event flag `flag` of SINT `sint` on a child's VP and interrupt it. Returns an HvStatus. */
+  signalSynicEvent(id: number, vpIndex: number, sint: number, flag: number): number {
+    return this.root.signalSynicEvent(id, vpIndex, sint, flag);
+  }
+
+  /** Serve the child's HvCallPostMessage on `connectionId` (null stops). False for an invalid connection id. */
+  setSynicMessageHandler(id: number, connectionId: number, handler: SynicMessageHandler | null): boolean {
+    return this.synicConnections(id).setMessageHandler(connectionId, handler);
+  }
+
+  /** Serve the child's HvCallSignalEvent on `connectionId`, flags 0..flagCount-1 (null stops). */
+  setSynicEventHandler(id: number, connectionId: number, flagCount: number, handler: SynicEventHandler | null): boolean {
+    return this.synicConnections(id).setEventHandler(connectionId, flagCount, handler);
+  }
+
+  private synicConnections(id: number): SynicConnections {
+    const c = this.root.synicConnections(id);
+    if (c === null) throw new HvError(0, HvStatus.INVALID_PARTITION_ID);
+    return c;
   }
 
   /** The hypervisor's state as JSON (partitions, VPs, memory). */
