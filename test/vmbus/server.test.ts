@@ -289,7 +289,7 @@ test('a VSP that throws loses its channel, not the host; the guest closes and re
   a.throwOnPacket = true;
   assert.doesNotThrow(() => ca.send(new Uint8Array([1])));
   assert.deepEqual(a.events, ['open 1', 'close 1']);
-  assert.ok(bus.log.some((l) => l.includes('relid 1 (a): closing the channel: VSP packet() threw: echo VSP: told to throw')));
+  assert.ok(bus.log.some((l) => l.includes('relid 1 (a): channel failed, closing it: VSP packet() threw: echo VSP: told to throw')));
   cb.send(new Uint8Array([2]));
   assert.equal(cb.receive()!.payload[0], 2, 'the other channel still serves');
   a.throwOnPacket = false;

@@ -180,7 +180,7 @@ export class ServerChannel implements VspChannel {
 
   private fail(reason: string): void {
     if (!this.alive) return;
-    this.host.log(`vmbus: relid ${this.relid} (${this.offer.name}): closing the channel: ${reason}`);
+    this.host.log(`vmbus: relid ${this.relid} (${this.offer.name}): channel failed, closing it: ${reason}`);
     this.host.channelFailed(this);
   }
 }
