@@ -3,6 +3,7 @@
 import { guestCommand } from './guest-command.js';
 import { runCommand, RUN_HELP } from './run-command.js';
 import { vhdCommand } from './vhd.js';
+import { vmCommand, VM_HELP } from './vm-command.js';
 
 const HELP = `Usage: hypatia <command> [options]
 
@@ -10,6 +11,7 @@ Hypatia: the Hyper-V architecture in TypeScript (hypervisor, root partition stac
 
 Commands:
   run     run a kernel in a child partition with COM1 on the terminal (hypatia run --help)
+  vm      control a running VM through its control socket: status, heartbeat, KVP, shutdown (hypatia vm --help)
   vhd     create, inspect and convert VHD/VHDX disk images (hypatia vhd --help)
   guest   fetch the Linux guest: Debian's cloud kernel and a busybox initramfs (hypatia guest --help)
 
@@ -25,12 +27,14 @@ export async function main(argv: string[]): Promise<number> {
         process.stderr.write(HELP);
         return 2;
       case '-h': case '--help': case 'help':
-        process.stdout.write(cmd === 'help' && rest[0] === 'run' ? RUN_HELP : HELP);
+        process.stdout.write(cmd === 'help' && rest[0] === 'run' ? RUN_HELP : cmd === 'help' && rest[0] === 'vm' ? VM_HELP : HELP);
         return 0;
       case 'run':
         return await runCommand(rest);
       case 'vhd':
         return await vhdCommand(rest);
+      case 'vm':
+        return await vmCommand(rest);
       case 'guest':
         return await guestCommand(rest);
       default:
