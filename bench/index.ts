@@ -1,12 +1,14 @@
 // `npm run bench`: every benchmark, or the ones named on the command line. Figures print side by side.
 import { benchCompute } from './compute.js';
 import { benchLinuxBoot } from './linux-boot.js';
+import { benchStorvsc } from './storvsc.js';
 import { benchVmbusRing } from './vmbus-ring.js';
 
 const BENCHES: Record<string, () => Promise<void>> = {
   compute: benchCompute,
   'linux-boot': benchLinuxBoot,
   'vmbus-ring': benchVmbusRing,
+  storvsc: benchStorvsc,
 };
 
 async function loadStorage(): Promise<(() => Promise<void>) | undefined> {
