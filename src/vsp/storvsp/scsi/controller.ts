@@ -16,7 +16,7 @@ export const MAX_LUNS = 255;
 
 export interface ControllerDisk {
   disk: Disk;
-  /** Unit serial number; default derived from the LUN. */
+  /** Unit serial number; default: the image's disk id (VHDX/VHD), else one derived from the LUN. */
   serial?: string;
 }
 
@@ -28,7 +28,7 @@ export class ScsiController {
     if (disks.length > MAX_LUNS) throw new RangeError(`a controller holds at most ${MAX_LUNS} disks`);
     // The transfer area: the largest transfer, so one chunk carries a whole request.
     this.scratch = new Uint8Array(Math.max(maxTransferBytes, 65536));
-    this.luns = disks.map((d, i) => new DiskLun(d.disk, this.scratch, { serial: d.serial ?? defaultSerial(i), maxTransferBytes }));
+    this.luns = disks.map((d, i) => new DiskLun(d.disk, this.scratch, { serial: d.serial ?? defaultSerial(d.disk, i), maxTransferBytes }));
   }
 
   /** Runs one command addressed to (path, target, lun); the result is in `r`. */
@@ -80,6 +80,10 @@ export class ScsiController {
   }
 }
 
-function defaultSerial(lun: number): string {
-  return `HYPATIA-LUN${lun.toString().padStart(3, '0')}`;
+/** The image's own id where it has one (stable across runs, distinct per image), so /dev/disk/by-id is stable. */
+function defaultSerial(disk: Disk, lun: number): string {
+  let id: string | null = null;
+  try { id = disk.info().diskId; } catch { /* descriptive only */ }
+  const hex = id?.replace(/[^0-9a-fA-F]/g, '').toUpperCase() ?? '';
+  return hex.length === 32 ? hex : `HYPATIA-LUN${lun.toString().padStart(3, '0')}`;
 }
