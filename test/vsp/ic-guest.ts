@@ -153,9 +153,10 @@ export class LinuxIcGuest {
       store.set(key, value);
     } else if (op === KvpOp.GET) {
       const key = utf16z(buf, body + KvpValue.key, Math.min(readU32(buf, body + KvpValue.keySize), KVP_MAX_KEY_SIZE));
-      const value = store.get(key);
-      if (value === undefined) status = HV_S_CONT;
-      else writeU32(buf, body + KvpValue.valueSize, putUtf16z(buf, body + KvpValue.value, value));
+      // Linux 6.1 answers an empty value for a key it has: the driver forwards no value_size to the daemon,
+      // which copies that many (0) bytes (hv_kvp.c kvp_send_key, hv_kvp_daemon.c kvp_get_value).
+      if (!store.has(key)) status = HV_S_CONT;
+      else writeU32(buf, body + KvpValue.valueSize, putUtf16z(buf, body + KvpValue.value, ''));
     } else if (op === KvpOp.DELETE) {
       const key = utf16z(buf, body + KvpDelete.key, Math.min(readU32(buf, body + KvpDelete.keySize), KVP_MAX_KEY_SIZE));
       if (!store.delete(key)) status = HV_S_CONT;

@@ -153,6 +153,29 @@ describe('time sync IC', () => {
     assert.ok(st.answered >= n + 1 && st.samplesSent >= st.answered);
   });
 
+  it('sends a new SYNC when the guest reference time drifts from the wall clock by more than maxDriftMs, either way', async () => {
+    let now = 1_700_000_000_000;
+    let ref = 5_000_000;
+    const { ics, open } = icBed({ timesync: { samplePeriodMs: 60_000, checkPeriodMs: 5, maxDriftMs: 50, now: () => now, referenceTime: () => ref } });
+    const g = open('timesync');
+    await pumpUntil([g], () => g.log.timeSamples.length === 1, 2000, 'the first SYNC');
+    // Virtual time fast-forwarded: 10 s of reference time in 1 s of wall time. The guest's clock is 9 s ahead.
+    now += 1000; ref += 100_000_000;
+    await pumpUntil([g], () => g.log.timeSamples.length === 2, 2000, 'a resync');
+    assert.deepEqual(g.log.timeSamples[1], { parentTime: unixMsToFiletime(now), referenceTime: BigInt(ref), flags: TimesyncFlag.SYNC });
+    assert.equal(ics.timesync.state().syncs, 2);
+    // Within the bound (40 ms slow): no SYNC, and no SAMPLE before samplePeriodMs.
+    now += 1000; ref += 9_600_000;
+    await sleep(30);
+    g.pump();
+    assert.equal(g.log.timeSamples.length, 2);
+    assert.equal(Math.round(ics.timesync.state().lastDriftMs!), -40);
+    // A busy guest whose virtual time fell 2 s behind.
+    now += 3000; ref += 10_000_000;
+    await pumpUntil([g], () => g.log.timeSamples.length === 3, 2000, 'a resync');
+    assert.equal(g.log.timeSamples[2].flags, TimesyncFlag.SYNC);
+  });
+
   it('3.0 (no reference clock): ictimesync_data with flags at byte 24, host time from the wall clock by default', () => {
     const { ics, open } = icBed();
     const g = open('timesync');

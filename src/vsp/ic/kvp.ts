@@ -7,6 +7,7 @@
 // Pools (enum hv_kvp_exchg_pool): 0 External (host -> guest, /var/lib/hyperv/.kvp_pool_0), 1 Guest (written by
 // guest software), 2 Auto (intrinsic guest data the daemon computes: OSName, FullyQualifiedDomainName, ...),
 // 3 AutoExternal, 4 AutoInternal. Keys and values travel as NUL-terminated UTF-16LE in fixed 512/2048-byte fields.
+// The host reads by ENUMERATE (index 0, 1, ... until a non-zero status), never by GET (see get()).
 import { HV_S_OK, IC_BODY, IcMsgType, icVersion, readU32, writeU32 } from './icmsg.js';
 import type { IcHeader, IcVersion } from './icmsg.js';
 import { IcVsp } from './ic-vsp.js';
@@ -100,10 +101,15 @@ export class KvpVsp extends IcVsp {
     if (r.status !== HV_S_OK) throw new KvpError('guest-status', `guest refused SET ${key} (status 0x${r.status.toString(16)})`, r.status);
   }
 
-  /** The value of `key` in the guest's pool, or undefined when the guest has none. */
+  /**
+   * The value of `key` in the guest's pool, or undefined when the guest has none. Read by enumerating the pool,
+   * as Hyper-V hosts read guest data: Linux 6.1 answers KVP_OP_GET with an empty value whatever is stored (the
+   * driver forwards no value_size and hv_kvp_daemon copies value_size bytes), so a GET cannot be trusted.
+   */
   async get(pool: number, key: string): Promise<string | undefined> {
-    const r = await this.submit(KvpOp.GET, pool, key, '', 0);
-    return r.status === HV_S_OK ? r.value : undefined;
+    checkString('key', key, KVP_MAX_KEY_SIZE);
+    for (const item of await this.enumerate(pool)) if (item.key === key) return item.value;
+    return undefined;
   }
 
   /** Delete `key` from the guest's pool; false when the guest had no such key. */
@@ -154,8 +160,8 @@ export class KvpVsp extends IcVsp {
     const status = h.status >>> 0;
     let key = '';
     let value = '';
-    if (status === HV_S_OK && (op.op === KvpOp.GET || op.op === KvpOp.ENUMERATE)) {
-      const base = IC_BODY + KvpHdr.SIZE + (op.op === KvpOp.ENUMERATE ? KvpEnumerate.value : 0);
+    if (status === HV_S_OK && op.op === KvpOp.ENUMERATE) {
+      const base = IC_BODY + KvpHdr.SIZE + KvpEnumerate.value;
       const keySize = readU32(payload, base + KvpValue.keySize);
       const valueSize = readU32(payload, base + KvpValue.valueSize);
       if (keySize > KVP_MAX_KEY_SIZE || valueSize > KVP_MAX_VALUE_SIZE) {
@@ -163,7 +169,7 @@ export class KvpVsp extends IcVsp {
         this.pump();
         return false;
       }
-      key = op.op === KvpOp.ENUMERATE ? decodeUtf16z(payload, base + KvpValue.key, keySize) : op.key;
+      key = decodeUtf16z(payload, base + KvpValue.key, keySize);
       value = decodeUtf16z(payload, base + KvpValue.value, valueSize);
     }
     this.completed++;
@@ -178,8 +184,10 @@ export class KvpVsp extends IcVsp {
         reject(new RangeError(`KVP pool ${pool} is not 0..${KVP_POOL_COUNT - 1}`));
         return;
       }
-      if (utf16Size(key) > KVP_MAX_KEY_SIZE) { reject(new RangeError(`KVP key longer than ${KVP_MAX_KEY_SIZE / 2 - 1} UTF-16 units`)); return; }
-      if (utf16Size(value) > KVP_MAX_VALUE_SIZE) { reject(new RangeError(`KVP value longer than ${KVP_MAX_VALUE_SIZE / 2 - 1} UTF-16 units`)); return; }
+      try {
+        checkString('key', key, KVP_MAX_KEY_SIZE);
+        checkString('value', value, KVP_MAX_VALUE_SIZE);
+      } catch (e) { reject(e); return; }
       if (this.phase === 'closed' || this.phase === 'refused') {
         reject(new KvpError('not-connected', `the guest's KVP channel is ${this.phase === 'closed' ? 'not open' : 'refused'}`));
         return;
@@ -228,12 +236,10 @@ function fillRequest(p: Uint8Array, op: Op): void {
   const body = b + KvpHdr.SIZE;
   switch (op.op) {
     case KvpOp.SET:
-    case KvpOp.GET: {
       writeU32(p, body + KvpValue.valueType, REG_SZ);
       writeU32(p, body + KvpValue.keySize, encodeUtf16z(p, body + KvpValue.key, op.key));
-      if (op.op === KvpOp.SET) writeU32(p, body + KvpValue.valueSize, encodeUtf16z(p, body + KvpValue.value, op.value));
+      writeU32(p, body + KvpValue.valueSize, encodeUtf16z(p, body + KvpValue.value, op.value));
       break;
-    }
     case KvpOp.DELETE:
       writeU32(p, body + KvpDelete.keySize, encodeUtf16z(p, body + KvpDelete.key, op.key));
       break;
@@ -241,6 +247,10 @@ function fillRequest(p: Uint8Array, op: Op): void {
       writeU32(p, body + KvpEnumerate.index, op.index);
       break;
   }
+}
+
+function checkString(what: string, s: string, fieldSize: number): void {
+  if (utf16Size(s) > fieldSize) throw new RangeError(`KVP ${what} longer than ${fieldSize / 2 - 1} UTF-16 units`);
 }
 
 /** Bytes of `s` as NUL-terminated UTF-16LE. */

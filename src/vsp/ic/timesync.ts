@@ -5,8 +5,11 @@
 // Linux adds the reference time elapsed since then, so the sample stays exact however late the guest reads it.
 // Older versions (ictimesync_data) make Linux use its own reference counter on receipt instead.
 //
-// The time sent is the host's wall clock: the VM's virtual time can run ahead of it (halts are fast-forwarded),
-// and a guest is meant to follow the host's clock, not its own.
+// The time sent is the host's wall clock. The guest's clock then runs on its reference time, which is virtual
+// time: slower than the wall clock while the emulated CPU is busy, faster while halts are fast-forwarded. Linux
+// sets its clock only on SYNC (SAMPLEs just feed its PTP clock), so when the host sees the guest's reference
+// time drift from the wall clock since the last SYNC by more than maxDriftMs, it sends another SYNC. The
+// host can compute that drift exactly: the guest's clock is (host time at SYNC) + (reference time since SYNC).
 import { IC_BODY, IcMsgType, icVersion, writeU64 } from './icmsg.js';
 import type { IcHeader, IcVersion } from './icmsg.js';
 import { IcVsp } from './ic-vsp.js';
@@ -38,6 +41,10 @@ export function unixMsToFiletime(ms: number): bigint {
 export interface TimesyncOptions extends IcServiceOptions {
   /** How often a SAMPLE follows the first SYNC. Default 5000 ms. */
   readonly samplePeriodMs?: number;
+  /** How often the drift between the guest's reference time and the wall clock is checked. Default 1000 ms. */
+  readonly checkPeriodMs?: number;
+  /** A drift larger than this (ms) since the last SYNC triggers a new SYNC. Default 50 ms. */
+  readonly maxDriftMs?: number;
   /** The host's wall clock in ms since the Unix epoch (fractions allowed); default performance.timeOrigin + now(). */
   readonly now?: () => number;
   /**
@@ -55,13 +62,24 @@ export interface TimesyncState {
   /** Host wall time (ms) of the last sample sent, and its flags. */
   readonly lastSentAt: number | null;
   readonly lastFlags: number | null;
+  /** SYNCs sent (the first one included). */
+  readonly syncs: number;
+  /** The guest clock's drift from the host's (ms, positive: guest ahead) at the last check, when known. */
+  readonly lastDriftMs: number | null;
 }
 
 const MAX_OUTSTANDING = 16;
 
 export class TimesyncVsp extends IcVsp {
   private readonly samplePeriodMs: number;
+  private readonly checkPeriodMs: number;
+  private readonly maxDriftMs: number;
   private readonly now: () => number;
+  /** Host wall time and guest reference time of the last SYNC (the guest's clock origin since). */
+  private syncWall = 0;
+  private syncRef: number | null = null;
+  private syncs = 0;
+  private lastDriftMs: number | null = null;
   private readonly referenceTime: (() => number) | null;
   private readonly outstanding = new Set<number>();
   private samplesSent = 0;
@@ -73,6 +91,8 @@ export class TimesyncVsp extends IcVsp {
     super({ classId: TIMESYNC_CLASS_ID, instanceId: opts.instanceId ?? TIMESYNC_INSTANCE_ID, name: 'timesync' },
       IcMsgType.TIMESYNC, opts.referenceTime ? TIMESYNC_VERSIONS_WITH_REFTIME : TIMESYNC_VERSIONS, opts);
     this.samplePeriodMs = opts.samplePeriodMs ?? 5000;
+    this.checkPeriodMs = opts.checkPeriodMs ?? 1000;
+    this.maxDriftMs = opts.maxDriftMs ?? 50;
     this.now = opts.now ?? (() => performance.timeOrigin + performance.now());
     this.referenceTime = opts.referenceTime ?? null;
   }
@@ -89,15 +109,34 @@ export class TimesyncVsp extends IcVsp {
       answered: this.answered,
       lastSentAt: this.lastSentAt,
       lastFlags: this.lastFlags,
+      syncs: this.syncs,
+      lastDriftMs: this.lastDriftMs,
     };
   }
 
   protected override ready(): void {
     this.send(TimesyncFlag.SYNC);
-    this.every(this.samplePeriodMs, () => this.send(TimesyncFlag.SAMPLE));
+    this.every(Math.min(this.checkPeriodMs, this.samplePeriodMs), () => this.tick());
   }
 
-  protected override closed(): void { this.outstanding.clear(); }
+  protected override closed(): void {
+    this.outstanding.clear();
+    this.syncRef = null;
+    this.lastDriftMs = null;
+  }
+
+  private tick(): void {
+    if (this.referenceTime !== null && this.syncRef !== null) {
+      const drift = (this.referenceTime() - this.syncRef) / 10_000 - (this.now() - this.syncWall);
+      this.lastDriftMs = drift;
+      if (Math.abs(drift) > this.maxDriftMs) {
+        this.log(`guest clock drifted ${drift.toFixed(0)} ms from the host's: SYNC`);
+        this.send(TimesyncFlag.SYNC);
+        return;
+      }
+    }
+    if (this.lastSentAt === null || this.now() - this.lastSentAt >= this.samplePeriodMs) this.send(TimesyncFlag.SAMPLE);
+  }
 
   protected override response(_h: IcHeader, _payload: Uint8Array, transId: number): boolean {
     if (!this.outstanding.delete(transId)) return false;
@@ -108,14 +147,15 @@ export class TimesyncVsp extends IcVsp {
   private send(flags: number): boolean {
     const v = this.service;
     if (!v) return false;
-    const ref = v.major >= 4 && this.referenceTime !== null;
+    const v4 = v.major >= 4 && this.referenceTime !== null;
+    // Both clocks read together: the sample says "the host's time was `at` when the guest's reference time was `ref`".
     const at = this.now();
-    const transId = this.sendRequest(ref ? TimesyncRefData.SIZE : TimesyncData.SIZE, (p) => {
+    const ref = this.referenceTime ? Math.max(0, Math.floor(this.referenceTime())) : null;
+    const transId = this.sendRequest(v4 ? TimesyncRefData.SIZE : TimesyncData.SIZE, (p) => {
       const dv = new DataView(p.buffer, p.byteOffset, p.byteLength);
-      // Read the clocks as late as possible, together.
       dv.setBigUint64(IC_BODY + TimesyncData.parentTime, unixMsToFiletime(at), true);
-      if (ref && this.referenceTime) {
-        writeU64(p, IC_BODY + TimesyncRefData.vmReferenceTime, Math.max(0, Math.floor(this.referenceTime())));
+      if (v4 && ref !== null) {
+        writeU64(p, IC_BODY + TimesyncRefData.vmReferenceTime, ref);
         p[IC_BODY + TimesyncRefData.flags] = flags;
       } else {
         p[IC_BODY + TimesyncData.flags] = flags;
@@ -123,6 +163,11 @@ export class TimesyncVsp extends IcVsp {
     });
     if (transId === 0) return false;
     this.samplesSent++;
+    if (flags === TimesyncFlag.SYNC) {
+      this.syncs++;
+      this.syncWall = at;
+      this.syncRef = ref;
+    }
     this.lastSentAt = at;
     this.lastFlags = flags;
     this.outstanding.add(transId);
