@@ -34,6 +34,7 @@ export class GuestRam {
   readonly bytes: Uint8Array;
   readonly pages: RamGuestPages;
   private next: number;
+  private readonly freed = new Map<number, number[][]>();
 
   constructor(readonly firstPfn: number, pageCount: number, shared = false) {
     this.bytes = new Uint8Array(shared ? new SharedArrayBuffer(pageCount * PAGE_SIZE) : new ArrayBuffer(pageCount * PAGE_SIZE));
@@ -43,10 +44,22 @@ export class GuestRam {
 
   /** `count` consecutive zeroed page frames. Throws when RAM runs out (a test sizing error). */
   alloc(count: number): number[] {
+    const again = this.freed.get(count)?.pop();
+    if (again) {
+      for (const p of again) this.page(p).fill(0);
+      return again;
+    }
     if (this.next + count > this.firstPfn + this.bytes.length / PAGE_SIZE) throw new Error(`GuestRam: out of pages (${count} wanted)`);
     const pfns = Array.from({ length: count }, (_, i) => this.next + i);
     this.next += count;
     return pfns;
+  }
+
+  /** Gives back a run from alloc() for a later alloc of the same size (closed channels' rings). */
+  free(pfns: number[]): void {
+    const list = this.freed.get(pfns.length) ?? [];
+    list.push(pfns);
+    this.freed.set(pfns.length, list);
   }
 
   /** The bytes of page frame `pfn` (a view). */
@@ -86,7 +99,7 @@ export class GuestChannel {
     readonly connectionId: number,
     readonly ringGpadl: number,
     readonly targetVp: number,
-    readonly ringPfns: readonly number[],
+    readonly ringPfns: number[],
     sendPages: number,
   ) {
     const ram = bus.ram;
@@ -148,10 +161,11 @@ export class GuestChannel {
   /** Polls for a packet (for VSPs that answer asynchronously). */
   waitPacket(timeoutMs = 5000): Promise<ReceivedPacket> { return poll(() => this.receive(), timeoutMs, `a packet on relid ${this.relid}`); }
 
-  /** CLOSECHANNEL then GPADL_TEARDOWN of the ring, as vmbus_close does. */
+  /** CLOSECHANNEL then GPADL_TEARDOWN of the ring, as vmbus_close does; the ring pages go back to the RAM. */
   close(): void {
     this.bus.post(encodeRelidMessage(CHANNELMSG_CLOSECHANNEL, this.relid));
     this.bus.teardownGpadl(this.relid, this.ringGpadl);
+    this.bus.ram.free(this.ringPfns);
   }
 }
 

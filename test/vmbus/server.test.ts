@@ -311,3 +311,20 @@ test('a VSP refusing the open gets the guest a failed OPENCHANNEL_RESULT; the GP
   bus.client.openChannel(1);
   assert.deepEqual(a.events, ['open 1', 'open 1']);
 });
+
+test('a device re-added while its rescind is pending is offered again only after RELID_RELEASED', () => {
+  const a = new EchoVsp(testOffer('a'));
+  const bus = connected([a]);
+  bus.server.removeVsp(a);
+  assert.ok(bus.client.take(CHANNELMSG_RESCIND_CHANNELOFFER));
+  bus.server.addVsp(a);
+  assert.equal(bus.client.take(CHANNELMSG_OFFERCHANNEL), null, 'no second offer of the same instance while the first is not released');
+  assert.throws(() => bus.server.addVsp(a), /added twice/);
+  bus.client.releaseRelid(1);
+  const o = decodeOffer(bus.client.expect(CHANNELMSG_OFFERCHANNEL))!;
+  assert.equal(o.instanceId, a.offer.instanceId);
+  assert.equal(o.childRelid, 2);
+  bus.client.openChannel(2).send(new Uint8Array([1]));
+  assert.equal(a.packets, 1);
+  assert.throws(() => bus.server.addVsp(new EchoVsp({ ...a.offer })), /already offered/);
+});

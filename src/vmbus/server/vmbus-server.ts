@@ -61,6 +61,9 @@ interface ChannelRecord {
   readonly vsp: Vsp;
   state: ChannelState;
   channel: ServerChannel | null;
+  /** A device re-added while its previous offer is still being rescinded waits for that relid's release:
+   *  Linux refuses a second device with the same instance GUID. */
+  waitsFor: number;
   readonly onEvent: (flag: number) => void;
 }
 
@@ -113,21 +116,24 @@ export class VmbusServer {
     if (this.byVsp.has(vsp)) throw new Error(`vmbus: VSP ${vsp.offer.name} added twice`);
     const o = vsp.offer;
     if (!isGuidText(o.classId) || !isGuidText(o.instanceId)) throw new Error(`vmbus: VSP ${o.name}: bad class or instance GUID`);
+    let waitsFor = 0;
     for (const r of this.records.values()) {
-      if (r.vsp.offer.instanceId.toLowerCase() === o.instanceId.toLowerCase()) throw new Error(`vmbus: VSP ${o.name}: instance ${o.instanceId} already offered`);
+      if (r.vsp.offer.instanceId.toLowerCase() !== o.instanceId.toLowerCase()) continue;
+      if (r.state !== 'rescinded') throw new Error(`vmbus: VSP ${o.name}: instance ${o.instanceId} already offered`);
+      waitsFor = r.relid;
     }
     let relid = 1;
     while (relid < MAX_CHANNEL_RELIDS && this.records.has(relid)) relid++;
     if (relid >= MAX_CHANNEL_RELIDS) throw new Error('vmbus: no free relid');
     const connectionId = CHANNEL_CONNECTION_BASE + relid;
     const rec: ChannelRecord = {
-      relid, connectionId, vsp, state: 'idle', channel: null,
+      relid, connectionId, vsp, state: 'idle', channel: null, waitsFor,
       onEvent: () => this.onChannelEvent(rec),
     };
     if (!this.synic.setEventHandler(connectionId, 1, rec.onEvent)) throw new Error(`vmbus: cannot serve event connection id ${connectionId}`);
     this.records.set(relid, rec);
     this.byVsp.set(vsp, rec);
-    if (this.connected && this.offersRequested) this.offer(rec);
+    if (this.connected && this.offersRequested && !waitsFor) this.offer(rec);
   }
 
   /** Takes a device away: closes its channel and rescinds the offer; the relid is reused only after the guest's
@@ -138,6 +144,7 @@ export class VmbusServer {
     this.closeChannel(rec);
     if (this.connected && (rec.state === 'offered' || rec.state === 'failed' || rec.state === 'open')) {
       rec.state = 'rescinded';
+      this.byVsp.delete(vsp); // the VSP may be added again at once (offered after the release)
       this.post(encodeRelidMessage(CHANNELMSG_RESCIND_CHANNELOFFER, rec.relid));
     } else {
       this.destroy(rec);
@@ -255,7 +262,7 @@ export class VmbusServer {
   private requestOffers(): void {
     if (this.offersRequested) { this.refuse('REQUESTOFFERS: offers were already sent'); return; }
     this.offersRequested = true;
-    for (const rec of [...this.records.values()].sort((a, b) => a.relid - b.relid)) if (rec.state === 'idle') this.offer(rec);
+    for (const rec of [...this.records.values()].sort((a, b) => a.relid - b.relid)) if (rec.state === 'idle' && !rec.waitsFor) this.offer(rec);
     this.post(encodeHeaderOnly(CHANNELMSG_ALLOFFERS_DELIVERED));
   }
 
@@ -479,6 +486,11 @@ export class VmbusServer {
     this.synic.setEventHandler(rec.connectionId, 1, null);
     this.records.delete(rec.relid);
     if (this.byVsp.get(rec.vsp) === rec) this.byVsp.delete(rec.vsp);
+    for (const r of this.records.values()) {
+      if (r.waitsFor !== rec.relid) continue;
+      r.waitsFor = 0;
+      if (this.connected && this.offersRequested && r.state === 'idle') this.offer(r);
+    }
   }
 
   private dropGpadlsOf(relid: number): void {
@@ -489,6 +501,8 @@ export class VmbusServer {
 
   /** Back to "no connection": channels closed, rescinded ones forgotten, GPADLs dropped, offers to be made again. */
   private disconnect(): void {
+    this.connected = false;
+    this.offersRequested = false;
     for (const rec of [...this.records.values()]) {
       this.closeChannel(rec);
       if (rec.state === 'rescinded') this.destroy(rec);
