@@ -328,3 +328,19 @@ test('a device re-added while its rescind is pending is offered again only after
   assert.equal(a.packets, 1);
   assert.throws(() => bus.server.addVsp(new EchoVsp({ ...a.offer })), /already offered/);
 });
+
+test('inspect() shows each open channel\'s ring indices; dispose() hands every connection id back', () => {
+  const a = new EchoVsp(testOffer('a'));
+  const bus = connected([a]);
+  const ch = bus.client.openChannel(1, { sendPages: 4, recvPages: 2 });
+  ch.send(new Uint8Array(10)); // 16 + 10 -> 32 bytes + 8 trailer each way
+  const info = bus.server.inspect() as { channels: { open: { guestToHost: Record<string, number>; hostToGuest: Record<string, number>; targetVp: number } }[] };
+  const open = info.channels[0].open;
+  assert.deepEqual(open.guestToHost, { dataSize: 3 * PAGE_SIZE, writeIndex: 40, readIndex: 40, interruptMask: 0, pendingSendSz: 0 });
+  assert.deepEqual(open.hostToGuest, { dataSize: PAGE_SIZE, writeIndex: 40, readIndex: 0, interruptMask: 0, pendingSendSz: 0 });
+  assert.equal(open.targetVp, 0);
+  const conn = bus.client.offers.get(1)!.connectionId;
+  bus.server.dispose();
+  assert.deepEqual(a.events, ['open 1', 'close 1']);
+  assert.equal(bus.synic.servesMessages(1) || bus.synic.servesMessages(4) || bus.synic.servesEvents(conn), false);
+});

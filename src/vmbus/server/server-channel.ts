@@ -3,12 +3,13 @@
 // (linux-hyperv-guest-contract.md §6.7, §7.4-7.5). A new object per open; dead after close.
 import type { Gpadl } from '../gpadl.js';
 import type { GuestPages } from '../guest-pages.js';
-import type { HostChannelRings } from '../channel-rings.js';
+import type { ChannelRingMemory, HostChannelRings } from '../channel-rings.js';
 import {
   checkDescriptor, DESC_SIZE, PACKET_TYPE_COMP, PACKET_TYPE_DATA_INBAND, PACKET_TYPE_DATA_USING_GPA_DIRECT,
   packetFlags, packetOffset8, packetTransIdHi, packetTransIdLo, packetType, parseGpaDirect, type PageRange,
 } from '../packet.js';
-import { RingStatus } from '../ring-buffer.js';
+import { RingStatus, type RingMemory } from '../ring-buffer.js';
+import { RING_INTERRUPT_MASK, RING_PENDING_SEND_SZ, RING_READ_INDEX, RING_WRITE_INDEX } from '../ring-layout.js';
 import type { SynicPort } from '../synic-port.js';
 import type { ChannelOffer, IncomingPacket, Vsp, VspChannel } from '../vsp.js';
 import { VMBUS_MESSAGE_SINT } from '../messages/header.js';
@@ -60,10 +61,22 @@ export class ServerChannel implements VspChannel {
     readonly ringGpadl: number,
     public targetVp: number,
     private readonly rings: HostChannelRings,
-    ringDataSize: number,
+    private readonly mem: ChannelRingMemory,
   ) {
     this.offer = vsp.offer;
-    this.buf = new Uint8Array(Math.min(MAX_INCOMING_PACKET, ringDataSize));
+    this.buf = new Uint8Array(Math.min(MAX_INCOMING_PACKET, mem.guestToHost.dataSize));
+  }
+
+  /** The rings' control fields as the guest and the host left them, for inspect(). */
+  inspect(): Record<string, unknown> {
+    const ring = (m: RingMemory): Record<string, number> => ({
+      dataSize: m.dataSize, writeIndex: m.load(RING_WRITE_INDEX), readIndex: m.load(RING_READ_INDEX),
+      interruptMask: m.load(RING_INTERRUPT_MASK), pendingSendSz: m.load(RING_PENDING_SEND_SZ),
+    });
+    return {
+      targetVp: this.targetVp, ringGpadl: this.ringGpadl, alive: this.alive, waitingForRoom: this.wantWritable,
+      guestToHost: ring(this.mem.guestToHost), hostToGuest: ring(this.mem.hostToGuest),
+    };
   }
 
   get isAlive(): boolean { return this.alive; }

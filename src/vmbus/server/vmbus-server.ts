@@ -156,6 +156,17 @@ export class VmbusServer {
     this.disconnect();
   }
 
+  /** reset(), then stop serving: the message and channel connection ids are handed back to the SynicPort (for a
+   *  worker that builds a new server on the same partition). The server is unusable afterwards. */
+  dispose(): void {
+    this.disconnect();
+    for (const rec of this.records.values()) this.synic.setEventHandler(rec.connectionId, 1, null);
+    this.records.clear();
+    this.byVsp.clear();
+    this.synic.setMessageHandler(VMBUS_MESSAGE_CONNECTION_ID, null);
+    this.synic.setMessageHandler(VMBUS_MESSAGE_CONNECTION_ID_4, null);
+  }
+
   inspect(): Record<string, unknown> {
     const channels = [...this.records.values()].sort((a, b) => a.relid - b.relid).map((r) => ({
       relid: r.relid,
@@ -164,8 +175,8 @@ export class VmbusServer {
       instanceId: r.vsp.offer.instanceId,
       connectionId: r.connectionId,
       state: r.state,
-      targetVp: r.channel?.targetVp ?? null,
-      ringGpadl: r.channel?.ringGpadl ?? null,
+      ...(r.waitsFor ? { waitsForRelease: r.waitsFor } : {}),
+      ...(r.channel ? { open: r.channel.inspect() } : {}),
     }));
     return {
       connected: this.connected,
@@ -380,7 +391,7 @@ export class VmbusServer {
     if (typeof mem === 'string') { fail(`ring gpadl ${gid}, downstream page offset ${o.downstreamPageOffset}: ${mem}`); return; }
     const rings = openHostRings(mem);
     if (typeof rings === 'string') { fail(`ring gpadl ${gid}: ${rings}`); return; }
-    const ch = new ServerChannel(this.host, rec.vsp, relid, g.id, o.targetVp, rings, mem.guestToHost.dataSize);
+    const ch = new ServerChannel(this.host, rec.vsp, relid, g.id, o.targetVp, rings, mem);
     rec.channel = ch;
     rec.state = 'open';
     let ok: boolean;
