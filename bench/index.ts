@@ -3,11 +3,13 @@ import { benchCompute } from './compute.js';
 import { benchLinuxBoot } from './linux-boot.js';
 import { benchStorvsc } from './storvsc.js';
 import { benchVmbusRing } from './vmbus-ring.js';
+import { benchVmbusServer } from './vmbus-server.js';
 
 const BENCHES: Record<string, () => Promise<void>> = {
   compute: benchCompute,
   'linux-boot': benchLinuxBoot,
   'vmbus-ring': benchVmbusRing,
+  'vmbus-server': benchVmbusServer,
   storvsc: benchStorvsc,
 };
 
