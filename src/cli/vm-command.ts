@@ -15,7 +15,8 @@ Commands:
   status                      the VM: state, boots, memory, the integration services and their versions
   heartbeat                   whether the guest answers the heartbeat service (exit 0 if alive, 1 if not)
   kvp get [--pool P] [KEY]    KEY's value in a KVP pool of the guest, or every KEY=VALUE pair without KEY
-                              (default pool: guest, where guest software publishes; exit 1 if KEY is absent)
+                              (default pool: guest, where guest software publishes; exit 1 if KEY is absent).
+                              It enumerates the pool, as hosts do: Linux answers a single-key GET empty
   kvp set [--pool P] KEY VALUE
                               set KEY to VALUE in a pool of the guest (default pool: external, the pool a
                               host writes); Linux's hv_kvp_daemon keeps it in /var/lib/hyperv/.kvp_pool_<n>

@@ -52,7 +52,10 @@ export function vmControlTarget(worker: VmWorker, opts: VmControlOptions): Contr
       if (!st.negotiated && st.lastSequence === null) throw new ControlError('unavailable', `the guest has not negotiated the heartbeat service (${h.phase}); is hv_utils loaded?`);
       return st;
     },
-    kvpGet: (pool, key) => kvp().get(pool, key),
+    // Linux answers a host GET with an empty value: hv_kvp.c passes the daemon value_size 0 for GET, so
+    // hv_kvp_daemon copies nothing (6.1 kvp_send_key / kvp_get_value). Hosts read a pool by enumerating it,
+    // and so does this: the first pair with exactly this key.
+    kvpGet: async (pool, key) => (await kvp().enumerate(pool)).find((x) => x.key === key)?.value,
     kvpEnumerate: (pool) => kvp().enumerate(pool),
     kvpSet: (pool, key, value) => kvp().set(pool, key, value),
     kvpDelete: (pool, key) => kvp().delete(pool, key),

@@ -12,3 +12,4 @@ export {
   ControlError, CONTROL_OPS, CONTROL_PROTOCOL_VERSION, encodeReply, encodeRequest, KVP_POOLS, MAX_REQUEST_BYTES, parsePool, parseReply, parseRequest,
   type ControlErrorCode, type ControlOp, type ControlReply, type ControlRequest, type RequestId,
 } from './control-protocol.js';
+export { vmControlTarget, type VmControlOptions } from './control-target.js';
