@@ -199,8 +199,11 @@ test('rescind: RESCIND_CHANNELOFFER, the VSP closed, the relid held until RELID_
   bus.server.removeVsp(a);
   assert.deepEqual(a.events, ['open 1', 'close 1']);
   assert.ok(bus.client.take(CHANNELMSG_RESCIND_CHANNELOFFER, (m) => readU32(m, 8) === 1));
-  // Linux: close the channel (CLOSECHANNEL, no GPADL teardown), then release the relid.
+  assert.equal((bus.server.inspect() as { channels: { state: string }[] }).channels[0].state, 'rescinded');
+  // Linux: close the channel (CLOSECHANNEL; vmbus_teardown_gpadl may still post GPADL_TEARDOWN, answered), then
+  // release the relid.
   bus.client.post(new Uint8Array([7, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0]));
+  bus.client.teardownGpadl(1, 0xe1e10);
   const c = new EchoVsp(testOffer('c'));
   bus.server.addVsp(c); // hot add: offered at once, not on relid 1
   const hot = bus.client.take(CHANNELMSG_OFFERCHANNEL);
