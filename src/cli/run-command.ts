@@ -21,6 +21,7 @@ export const DEFAULT_CMDLINE = 'console=ttyS0 earlycon=uart8250,io,0x3f8 panic=-
 
 export const RUN_HELP = `Usage: hypatia run --kernel <file> [--initrd <file>] [--append "<cmdline>"] [--memory <size>]
                   [--on-reset reboot|stop] [--clock host|virtual] [--trace-exits]
+                  [--trace-vmbus]
 
 Boot a kernel in a child partition, with COM1 (0x3F8) on this terminal.
 
@@ -39,13 +40,16 @@ Options:
                     guest waits in real time and its clock keeps pace; "virtual": idle time is skipped at once
                     (batch runs finish sooner, but the guest's clock runs ahead of the host's)
   --trace-exits     print every intercept (I/O port, MMIO, MSR, halt) to stderr
+  --trace-vmbus     print the VMBus server's narration (connect, offers, opens, closes) to stderr; without it
+                    only its problem reports (a refused message, a dropped packet), rate-limited
   -h, --help        show this help
 
 The kernel starts as Linux's 64-bit boot protocol says: 64-bit mode, CPL 0, interrupts off, GPA 0-4 GiB
 identity-mapped with 2 MiB pages, CS 0x10 / DS 0x18, RSI = boot_params (e820 map, command line, initrd, ACPI
 RSDP), RIP = the bzImage's load address + 0x200 or the ELF entry (made physical). The platform: ACPI tables
 (RSDP, XSDT, FADT, FACS, DSDT, MADT), the ACPI PM registers (poweroff through S5, reboot through the reset
-register), COM1, and the Hyper-V guest crash MSRs. Standard input goes to COM1: on a terminal every key
+register), COM1, the Hyper-V guest crash MSRs, and for a bzImage VMBus (the ACPI VMBus device, the SynIC and
+the channel server in the root). Standard input goes to COM1: on a terminal every key
 (Ctrl-C included, as in QEMU), Ctrl-A x quits; a pipe or file as it is, and its end leaves the VM running.
 
 Stopping: SIGINT or SIGTERM stops the VM within one 10 ms slice, restores the terminal, and ends hypatia by
@@ -64,7 +68,7 @@ always odd; the other outcomes are even:
      ends; a guest that panics silently with panic=0 hangs, as on hardware, until stopped.
 `;
 
-interface RunOptions { kernel: string; initrd?: string; cmdline: string; memoryBytes: number; traceExits: boolean; onReset?: ResetAction; clock?: ClockMode }
+interface RunOptions { kernel: string; initrd?: string; cmdline: string; memoryBytes: number; traceExits: boolean; traceVmbus: boolean; onReset?: ResetAction; clock?: ClockMode }
 
 function parseRunArgs(argv: string[]): RunOptions | 'help' {
   let kernel: string | undefined;
@@ -72,6 +76,7 @@ function parseRunArgs(argv: string[]): RunOptions | 'help' {
   let cmdline = DEFAULT_CMDLINE;
   let memoryBytes = 256 * 2 ** 20;
   let traceExits = false;
+  let traceVmbus = false;
   let onReset: ResetAction | undefined;
   let clock: ClockMode | undefined;
   for (let i = 0; i < argv.length; i++) {
@@ -92,6 +97,7 @@ function parseRunArgs(argv: string[]): RunOptions | 'help' {
       case '--append': cmdline = value(); break;
       case '--memory': case '-m': memoryBytes = parseMemorySize(name, value()); break;
       case '--trace-exits': traceExits = true; break;
+      case '--trace-vmbus': traceVmbus = true; break;
       case '--on-reset': {
         const v = value();
         if (v !== 'reboot' && v !== 'stop') throw new UsageError(`--on-reset takes reboot or stop (got "${v}")`);
@@ -109,7 +115,7 @@ function parseRunArgs(argv: string[]): RunOptions | 'help' {
   }
   if (kernel === undefined) throw new UsageError('run needs --kernel <file>');
   if (memoryBytes > MAX_GUEST_MEMORY) throw new UsageError(`--memory: ${memoryBytes / 2 ** 20}M is too large (at most ${MAX_GUEST_MEMORY / 2 ** 20}M: system memory is limited to 2 GiB)`);
-  return { kernel, initrd, cmdline, memoryBytes, traceExits, onReset, clock };
+  return { kernel, initrd, cmdline, memoryBytes, traceExits, traceVmbus, onReset, clock };
 }
 
 export async function runCommand(argv: string[]): Promise<number> {
@@ -141,7 +147,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   }
   let worker: VmWorker;
   try {
-    worker = VmWorker.create({ memoryBytes: opts.memoryBytes, kernel, initrd, cmdline: opts.cmdline, traceExits: opts.traceExits, onReset: opts.onReset, clock: opts.clock }, {
+    worker = VmWorker.create({ memoryBytes: opts.memoryBytes, kernel, initrd, cmdline: opts.cmdline, traceExits: opts.traceExits, traceVmbus: opts.traceVmbus, onReset: opts.onReset, clock: opts.clock }, {
       // A terminal (raw mode) or a pipe/file (bytes as they come; EOF only ends the input, not the VM).
       input: process.stdin,
       output: process.stdout,

@@ -23,6 +23,14 @@ export interface VmConfig {
    * tests that sleep; the guest's clock then runs ahead of the host's).
    */
   clock?: ClockMode;
+  /**
+   * Give the VM VMBus: the ACPI VMBus devices, the SynIC privileges and a channel server in the root that offers
+   * the machine's VSPs. Default: on for a Linux bzImage (its hv_vmbus binds to it), off for an ELF kernel
+   * (freestanding test guests, which must see exactly the platform they test).
+   */
+  vmbus?: boolean;
+  /** Write every VMBus server line (offers, opens, closes) to the trace stream, not only problems. */
+  traceVmbus?: boolean;
 }
 
 export type ClockMode = 'host' | 'virtual';

@@ -12,6 +12,7 @@ import { bootKernel, type AcpiPlatform, type DirectBoot } from '../firmware/inde
 import { AcpiPm, COM1_PORT, DEBUG_EXIT_PORT, DebugExit, MmioBus, PortBus, Uart16550 } from '../vdev/index.js';
 import { COM1_IRQ, IOAPIC_BASE, IOAPIC_MMIO_SIZE, IoApic } from '../vdev/index.js';
 import type { VmConfig } from './vm-config.js';
+import { VmbusHost } from './vmbus-host.js';
 
 /** What a machine's devices and intercepts tell the worker. */
 export interface MachineEvents {
@@ -27,6 +28,11 @@ export interface MachineEvents {
   stopping(): boolean;
   /** Every intercept, when tracing. */
   trace: ((text: string) => void) | null;
+  /**
+   * VMBus for this boot (null: none): where its diagnostics go and whether to narrate the whole protocol.
+   * The worker passes it only when the ACPI platform carries the VMBus devices.
+   */
+  vmbus: { write(text: string): void; traceAll: boolean } | null;
 }
 
 export class VmMachine {
@@ -38,12 +44,15 @@ export class VmMachine {
   /** The I/O APIC the ACPI MADT describes (id 0 at 0xFEC00000, GSI base 0); COM1 is on pin 4. */
   readonly ioapic: IoApic;
   readonly acpiPm: AcpiPm;
+  /** The VMBus channel server of this boot (null when the VM has no VMBus): `machine.vmbus.addVsp(vsp)` offers a device. */
+  readonly vmbus: VmbusHost | null;
   /** Interrupts the hypervisor refused (a guest-programmed entry the hypercall cannot express). */
   private interruptErrors = 0;
   private disposed = false;
 
   constructor(winhv: WinHv, config: VmConfig, platform: AcpiPlatform, vpCount: number, private readonly events: MachineEvents) {
-    this.partition = VidPartition.create(winhv, { memoryBytes: config.memoryBytes, vpCount });
+    // A VMBus guest gets the SynIC privileges at creation (they are fixed once the partition is initialized).
+    this.partition = VidPartition.create(winhv, { memoryBytes: config.memoryBytes, vpCount, synic: events.vmbus !== null });
     try {
       this.boot = bootKernel(config.kernel, this.partition.memory, { initrd: config.initrd, cmdline: config.cmdline, acpi: platform });
       this.partition.setInitialState(0, this.boot.entry);
@@ -65,6 +74,7 @@ export class VmMachine {
       // The guest's crash notification (the hypervisor keeps the crash registers and forwards this one write).
       this.partition.installMsrIntercept(HvMsr.CRASH_CTL, InterceptAccess.WRITE);
       this.partition.setInterceptHandler((m) => this.onIntercept(m));
+      this.vmbus = events.vmbus === null ? null : new VmbusHost(this.partition, events.vmbus);
     } catch (e) {
       this.partition.delete();
       throw e;
@@ -101,6 +111,7 @@ export class VmMachine {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.vmbus?.dispose();
     this.partition.delete();
   }
 
@@ -113,6 +124,7 @@ export class VmMachine {
       ioapic: this.ioapic.inspect(),
       interruptErrors: this.interruptErrors,
       acpiPm: this.acpiPm.inspect(),
+      vmbus: this.vmbus?.inspect() ?? null,
       boot: {
         kind: this.boot.kind, kernel: this.boot.kernel, initrd: this.boot.initrd, cmdline: this.boot.cmdline,
         rsdp: '0x' + this.boot.rsdpGpa.toString(16), e820: this.boot.e820,

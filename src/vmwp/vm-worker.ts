@@ -6,7 +6,8 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DispatchEvent, DispatchState, DispatchVpFlags, HvMessageType, MAX_SYSTEM_MEMORY, WinHv } from '../winhv/index.js';
-import { defaultAcpiPlatform, type AcpiPlatform } from '../firmware/index.js';
+import { acpi, defaultAcpiPlatform, looksLikeBzImage, type AcpiPlatform } from '../firmware/index.js';
+import type { Vsp } from '../vmbus/index.js';
 import { consoleCrash, readCrashRegisters, type GuestCrash } from './guest-crash.js';
 import { PanicWatch } from './panic-watch.js';
 import { SerialConsole, type ConsoleInput, type ConsoleOutput } from './serial-console.js';
@@ -82,6 +83,10 @@ export class VmWorker {
   private stop: StopReason | null = null;
   /** Holds virtual time back to the host's clock (null when the config says clock 'virtual'). */
   private readonly pacer: ClockPacer | null;
+  /** The VM has VMBus (VmConfig.vmbus, default: a bzImage kernel). */
+  readonly hasVmbus: boolean;
+  /** VSPs offered on every boot (addVsp). */
+  private readonly vsps: Vsp[] = [];
 
   private constructor(private readonly config: VmConfig, private readonly streams: WorkerStreams) {
     const mem = config.memoryBytes;
@@ -90,6 +95,8 @@ export class VmWorker {
     const system = Math.ceil((mem + SYSTEM_OVERHEAD) / 65536) * 65536;
     this.winhv = WinHv.boot({ memoryBytes: system });
     this.platform = defaultAcpiPlatform(VP_COUNT);
+    this.hasVmbus = config.vmbus ?? looksLikeBzImage(config.kernel);
+    if (this.hasVmbus) this.platform.devices.push(acpi.vmbusAcpiDevices({ mmio: [acpi.VMBUS_MMIO_LOW] }));
     this.console = new SerialConsole(streams.input, streams.output, () => this.quit());
     this.machine = this.buildMachine();
     this.pacer = config.clock === 'virtual' ? null : new ClockPacer();
@@ -102,7 +109,7 @@ export class VmWorker {
 
   private buildMachine(): VmMachine {
     const trace = this.config.traceExits === true ? (text: string) => { this.streams.trace.write(text); } : null;
-    return new VmMachine(this.winhv, this.config, this.platform, VP_COUNT, {
+    const machine = new VmMachine(this.winhv, this.config, this.platform, VP_COUNT, {
       output: (b) => { this.panicWatch.feed(b); this.console.put(b); },
       debugExit: (code) => this.endBoot({ kind: 'exit', exit: { kind: 'debug-exit', code } }),
       powerOff: () => this.endBoot({ kind: 'exit', exit: { kind: 'power-off' } }),
@@ -110,7 +117,26 @@ export class VmWorker {
       crashNotified: () => this.crashNotified(),
       stopping: () => this.end !== null || this.stop !== null,
       trace,
+      vmbus: this.hasVmbus ? { write: (text) => { this.streams.trace.write(text); }, traceAll: this.config.traceVmbus === true } : null,
     });
+    for (const vsp of this.vsps) machine.vmbus?.addVsp(vsp);
+    return machine;
+  }
+
+  /**
+   * Offer `vsp` to the guest on this boot and every later one (a reboot builds a new machine and channel
+   * server; the VSP's channel is closed with the old one and offered again). Throws when the VM has no VMBus.
+   */
+  addVsp(vsp: Vsp): void {
+    const vmbus = this.machine.vmbus;
+    if (vmbus === null) throw new VmConfigError('this VM has no VMBus (an ELF kernel without vmbus: true)');
+    vmbus.addVsp(vsp);
+    this.vsps.push(vsp);
+  }
+
+  /** The current boot's VMBus (null without VMBus), e.g. to inspect it. */
+  get vmbus(): VmMachine['vmbus'] {
+    return this.machine.vmbus;
   }
 
   /** The partition of the current boot. */

@@ -1,0 +1,59 @@
+// VMBus for one boot of a VM: the channel server (src/vmbus/server) over the partition's SynIC and RAM, built
+// with the machine and thrown away with it. The machine's VSPs are added here (`addVsp`); the worker adds the
+// ones that live across boots to every new machine. The server's log lines are diagnostics: all of them go to
+// the trace stream when VMBus tracing is on; otherwise only the ones reporting a problem (a refused message, a
+// dropped packet, a failed post), because a stock guest causes none. A guest controls how many problem lines
+// there are, so they are rate-limited: a hostile guest cannot flood the host's stderr.
+import type { VidPartition } from '../vid/index.js';
+import { VmbusServer, type Vsp } from '../vmbus/index.js';
+import { LogLimiter } from './log-limiter.js';
+
+/** Server lines that report a problem (the rest narrate the protocol: connected, offering, opened). */
+const PROBLEM = /refus|drop|fail|threw|corrupt|invalid|bad /i;
+
+export interface VmbusHostOptions {
+  /** Where diagnostics go (the worker's trace stream). */
+  write(text: string): void;
+  /** Every server line, not only problems. */
+  traceAll: boolean;
+  /** The clock for rate limiting (tests replace it). */
+  now?: () => number;
+}
+
+export class VmbusHost {
+  readonly server: VmbusServer;
+  private readonly limiter: LogLimiter;
+
+  constructor(partition: VidPartition, private readonly opts: VmbusHostOptions) {
+    this.limiter = new LogLimiter((text) => opts.write(text), 20, 1000, opts.now);
+    this.server = new VmbusServer({
+      synic: partition.synicPort(),
+      pages: partition.guestPages(),
+      vpCount: partition.vpCount,
+      log: (line) => this.log(line),
+    });
+  }
+
+  /** Offer a device to the guest (at its REQUESTOFFERS, or at once if it already asked). */
+  addVsp(vsp: Vsp): void {
+    this.server.addVsp(vsp);
+  }
+
+  /** Take a device away (the guest sees a rescind). */
+  removeVsp(vsp: Vsp): void {
+    this.server.removeVsp(vsp);
+  }
+
+  /** The boot ends: every channel is closed (the VSPs' close() runs), GPADLs are dropped. */
+  dispose(): void {
+    this.server.reset();
+  }
+
+  private log(line: string): void {
+    if (this.opts.traceAll || PROBLEM.test(line)) this.limiter.line(`hypatia: ${line}`);
+  }
+
+  inspect(): Record<string, unknown> {
+    return { ...this.server.inspect(), suppressedLogLines: this.limiter.suppressedTotal };
+  }
+}
