@@ -385,3 +385,27 @@ test('a guest rewriting the host -> guest ring\'s read index makes sends fail, n
   b.ch.send(new Uint8Array([2]));
   assert.equal(b.ch.receive()!.payload[0], 2);
 });
+
+test('a guest -> host ring that refills while it is drained stops after two rings\' worth and fails the channel', () => {
+  const bus = createLoopbackBus({ vpCount: 1 });
+  // A VSP whose every packet makes another one appear in the ring (as aliased ring pages could): without a bound
+  // the drain would never end.
+  let seen = 0;
+  let ch: ReturnType<LoopbackBus['client']['openChannel']> | null = null;
+  const refill = new EchoVsp(testOffer('refill'));
+  refill.packet = () => {
+    seen++;
+    // Aliasing also moves the read index the writer sees (so the ring never looks full) — simulate both.
+    const ctl = bus.client.ram.page(ch!.ringPfns[0]);
+    writeU32(ctl, RING_READ_INDEX, readU32(ctl, RING_WRITE_INDEX));
+    ch!.rings.outgoing.writePacket(PACKET_TYPE_DATA_INBAND, 0, seen, 0, new Uint8Array(8), 0, 8);
+  };
+  bus.server.addVsp(refill);
+  bus.client.connect();
+  bus.client.requestOffers();
+  ch = bus.client.openChannel(1, { sendPages: 2, recvPages: 2 }); // 4 KiB of data each way
+  ch.send(new Uint8Array(8));
+  assert.equal(seen, 2 * Math.ceil(4096 / 24) + 2);
+  assert.deepEqual(refill.events, ['open 1', 'close 1']);
+  assert.ok(bus.log.some((l) => l.includes('relid 1 (refill): channel failed, closing it: the guest -> host ring refills while it is drained')));
+});

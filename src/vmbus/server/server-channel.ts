@@ -135,10 +135,17 @@ export class ServerChannel implements VspChannel {
 
   private drain(): void {
     const r = this.rings.incoming;
+    // The guest cannot write while the host drains (the VPs run on this thread), so one drain never sees more
+    // packets than the ring holds (24 bytes at least each). More means the ring refills itself — pages of the ring
+    // aliased with pages the host writes — and the drain would never end.
+    let budget = 2 * Math.ceil(this.mem.guestToHost.dataSize / 24) + 2;
     for (;;) {
       r.beginDrain();
       let n = 0;
-      while (this.alive && (n = r.readPacket(this.buf)) > 0) this.deliver(n);
+      while (this.alive && (n = r.readPacket(this.buf)) > 0) {
+        if (--budget < 0) { this.fail('the guest -> host ring refills while it is drained (aliased ring pages?)'); return; }
+        this.deliver(n);
+      }
       if (!this.alive) return;
       if (n < 0) { this.fail(`guest -> host ring broken: ${RingStatus[n]}`); return; }
       if (r.commit()) this.signal(); // the guest waits for room in its send ring (pending_send_sz)
