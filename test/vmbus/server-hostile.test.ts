@@ -8,7 +8,7 @@ import {
   buildGpadlMessages, CHANNELMSG_GPADL_CREATED, CHANNELMSG_GPADL_TORNDOWN, CHANNELMSG_OPENCHANNEL_RESULT,
   CHANNELMSG_VERSION_RESPONSE, createLoopbackBus, decodeGpadlCreated, decodeOpenResult, encodeGpadlTeardown,
   encodeHeaderOnly, encodeInitiateContact, encodeModifyChannel, encodeOpenChannel, encodeRelidMessage,
-  GPADL_HEADER_RANGES, MAX_GPADLS, MESSAGE_SIZE, PACKET_TYPE_DATA_INBAND, PAGE_SIZE, RING_READ_INDEX,
+  GPADL_HEADER_RANGES, MAX_GPADL_PAGES, MAX_GPADLS, MESSAGE_SIZE, PACKET_TYPE_DATA_INBAND, PAGE_SIZE, RING_READ_INDEX,
   RING_WRITE_INDEX, readU32, RingStatus, writeDescriptor, writeU32, type LoopbackBus,
 } from '../../src/vmbus/index.js';
 import { EchoVsp, testOffer } from './server-helpers.js';
@@ -408,4 +408,23 @@ test('a guest -> host ring that refills while it is drained stops after two ring
   assert.equal(seen, 2 * Math.ceil(4096 / 24) + 2);
   assert.deepEqual(refill.events, ['open 1', 'close 1']);
   assert.ok(bus.log.some((l) => l.includes('relid 1 (refill): channel failed, closing it: the guest -> host ring refills while it is drained')));
+});
+
+test('GPADL limits: the pages all GPADLs describe are bounded; a teardown gives them back', () => {
+  const b = bed();
+  const page = b.bus.client.ram.alloc(1)[0];
+  const big = new Array<number>(8000).fill(page); // the same page 8000 times: the host still holds 8000 views
+  const fit = Math.floor((MAX_GPADL_PAGES - 8) / 8000); // the echo ring holds 8 pages
+  const ids: number[] = [];
+  for (let i = 0; i < fit; i++) {
+    const g = b.bus.client.createGpadl(2, big);
+    assert.equal(g.status, 0);
+    ids.push(g.id);
+  }
+  const over = b.bus.client.createGpadl(2, big);
+  assert.notEqual(over.status, 0);
+  assert.ok(b.bus.log.some((l) => l.includes(`more than ${MAX_GPADL_PAGES} pages in GPADLs`)));
+  b.bus.client.teardownGpadl(2, ids[0]);
+  assert.equal(b.bus.client.createGpadl(2, big).status, 0);
+  stillServes(b);
 });

@@ -42,7 +42,8 @@ export const VMBUS_STATUS_FAILURE = 0xc0000001;
 export const CHANNEL_CONNECTION_BASE = 0x2000;
 /** Bounds on what one guest may make the host hold in GPADLs. */
 export const MAX_GPADLS = 1024;
-export const MAX_GPADL_PAGES = 1 << 21; // 8 GiB described
+/** Pages described by all GPADLs (each costs the host a page view): 512 MiB, ~30 netvsc devices' buffers. */
+export const MAX_GPADL_PAGES = 1 << 17;
 
 /**
  * Where a channel is:
