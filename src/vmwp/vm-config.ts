@@ -1,4 +1,5 @@
 // What a worker needs to build a VM.
+import type { Disk } from '../storage/index.js';
 
 export interface VmConfig {
   /** Guest RAM in bytes. */
@@ -31,6 +32,11 @@ export interface VmConfig {
   vmbus?: boolean;
   /** Write every VMBus server line (offers, opens, closes) to the trace stream, not only problems. */
   traceVmbus?: boolean;
+  /**
+   * Disks on the VM's synthetic SCSI controller (storvsp), as LUNs 0..n-1 in this order (Linux: sda, sdb, ...).
+   * Open images the caller owns and closes after the run; they stay attached across guest reboots. Needs VMBus.
+   */
+  disks?: readonly Disk[];
 }
 
 export type ClockMode = 'host' | 'virtual';

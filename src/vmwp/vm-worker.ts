@@ -8,6 +8,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DispatchEvent, DispatchState, DispatchVpFlags, HvMessageType, MAX_SYSTEM_MEMORY, WinHv } from '../winhv/index.js';
 import { acpi, defaultAcpiPlatform, looksLikeBzImage, type AcpiPlatform } from '../firmware/index.js';
 import type { Vsp } from '../vmbus/index.js';
+import { Storvsp } from '../vsp/storvsp/index.js';
+import { LogLimiter } from './log-limiter.js';
 import { consoleCrash, readCrashRegisters, type GuestCrash } from './guest-crash.js';
 import { PanicWatch } from './panic-watch.js';
 import { SerialConsole, type ConsoleInput, type ConsoleOutput } from './serial-console.js';
@@ -38,6 +40,8 @@ export type StopReason = 'SIGINT' | 'SIGTERM' | 'host';
 const SYSTEM_OVERHEAD = (1 << 20) + (1 << 20);
 /** The largest guest RAM a worker can give a VM. */
 export const MAX_GUEST_MEMORY = Math.floor((MAX_SYSTEM_MEMORY - SYSTEM_OVERHEAD) / (1 << 20)) * (1 << 20);
+/** The instance GUID of a VM's synthetic SCSI controller (one per VM, so a constant). */
+const STORVSP_INSTANCE_ID = 'd34b2567-b9b6-42b9-8778-0a4ec0b955bf';
 /** VPs per VM (the ACPI tables describe this many processors). */
 const VP_COUNT = 1;
 /** One dispatch: 10 ms of virtual time (1 M instructions). */
@@ -97,8 +101,16 @@ export class VmWorker {
     this.platform = defaultAcpiPlatform(VP_COUNT);
     this.hasVmbus = config.vmbus ?? looksLikeBzImage(config.kernel);
     if (this.hasVmbus) this.platform.devices.push(acpi.vmbusAcpiDevices({ mmio: [acpi.VMBUS_MMIO_LOW] }));
+    const disks = config.disks ?? [];
+    if (disks.length > 0 && !this.hasVmbus) throw new VmConfigError('disks need VMBus (a Linux bzImage kernel, or vmbus: true)');
     this.console = new SerialConsole(streams.input, streams.output, () => this.quit());
     this.machine = this.buildMachine();
+    if (disks.length > 0) {
+      // One synthetic SCSI controller with every disk, offered on every boot; its refusals of guest input are
+      // rate-limited diagnostics.
+      const limiter = new LogLimiter((text) => { this.streams.trace.write(text); });
+      this.addVsp(new Storvsp({ disks: disks.map((disk) => ({ disk })), instanceId: STORVSP_INSTANCE_ID, log: (line) => limiter.line(`hypatia: ${line}`) }));
+    }
     this.pacer = config.clock === 'virtual' ? null : new ClockPacer();
     this.onReset = config.onReset ?? (this.machine.boot.kind === 'bzimage' ? 'reboot' : 'stop');
   }
