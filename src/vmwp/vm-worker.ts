@@ -9,6 +9,7 @@ import { DispatchEvent, DispatchState, DispatchVpFlags, HvMessageType, MAX_SYSTE
 import { acpi, defaultAcpiPlatform, looksLikeBzImage, type AcpiPlatform } from '../firmware/index.js';
 import type { Vsp } from '../vmbus/index.js';
 import { Storvsp } from '../vsp/storvsp/index.js';
+import { integrationServices, type IntegrationServices } from '../vsp/ic/index.js';
 import { LogLimiter } from './log-limiter.js';
 import { consoleCrash, readCrashRegisters, type GuestCrash } from './guest-crash.js';
 import { PanicWatch } from './panic-watch.js';
@@ -91,6 +92,11 @@ export class VmWorker {
   readonly hasVmbus: boolean;
   /** VSPs offered on every boot (addVsp). */
   private readonly vsps: Vsp[] = [];
+  /**
+   * The integration services (heartbeat, shutdown, time sync, KVP: the host side of Linux's hv_utils), offered
+   * on every boot of a VM with VMBus; null without VMBus. Their state survives reboots, their channels do not.
+   */
+  readonly integration: IntegrationServices | null;
 
   private constructor(private readonly config: VmConfig, private readonly streams: WorkerStreams) {
     const mem = config.memoryBytes;
@@ -105,6 +111,7 @@ export class VmWorker {
     if (disks.length > 0 && !this.hasVmbus) throw new VmConfigError('disks need VMBus (a Linux bzImage kernel, or vmbus: true)');
     this.console = new SerialConsole(streams.input, streams.output, () => this.quit());
     this.machine = this.buildMachine();
+    this.integration = this.hasVmbus ? this.offerIntegrationServices() : null;
     if (disks.length > 0) {
       // One synthetic SCSI controller with every disk, offered on every boot; its refusals of guest input are
       // rate-limited diagnostics.
@@ -144,6 +151,19 @@ export class VmWorker {
     if (vmbus === null) throw new VmConfigError('this VM has no VMBus (an ELF kernel without vmbus: true)');
     vmbus.addVsp(vsp);
     this.vsps.push(vsp);
+  }
+
+  /** Builds the integration services and offers them on every boot; their problem lines are rate-limited. */
+  private offerIntegrationServices(): IntegrationServices {
+    const limiter = new LogLimiter((text) => { this.streams.trace.write(text); });
+    const traceAll = this.config.traceVmbus === true;
+    const ics = integrationServices({
+      log: (line) => { if (traceAll || /dropped|refus|fail|threw/.test(line)) limiter.line(`hypatia: ${line}`); },
+      // Time sync 4.0 samples carry the guest's reference time, read from the current boot's VP 0.
+      timesync: { referenceTime: () => this.machine.partition.referenceTime(0) },
+    });
+    for (const vsp of ics.vsps) this.addVsp(vsp);
+    return ics;
   }
 
   /** The current boot's VMBus (null without VMBus), e.g. to inspect it. */
@@ -187,11 +207,12 @@ export class VmWorker {
   }
 
   /**
-   * Ask the guest to shut itself down cleanly. That needs the shutdown integration component over VMBus (a later
-   * milestone); until then there is no way to ask, this returns false, and the caller stops the VM instead.
+   * Ask the guest to shut itself down cleanly, through the shutdown integration service. False when the guest
+   * has not negotiated that service (no VMBus, hv_utils not loaded, a reboot in progress): the caller then
+   * stops the VM instead.
    */
   requestGuestShutdown(): boolean {
-    return false;
+    return this.integration?.shutdown.request('shutdown', 'the host is shutting the VM down') ?? false;
   }
 
   /** Run until the guest powers off, stops for good, or the host or the user ends the run. */
@@ -288,6 +309,7 @@ export class VmWorker {
       boots: this.bootCount,
       onReset: this.onReset,
       crash: this.crash,
+      integration: this.integration?.inspect() ?? null,
       hypervisor: this.winhv.inspectHypervisor(),
     };
   }
