@@ -9,7 +9,8 @@ import {
   SHUTDOWN_INSTANCE_ID, TIMESYNC_INSTANCE_ID, buildIcPacket, readU32, readU64, writeU64,
 } from '../../src/vsp/ic/index.js';
 import { PACKET_TYPE_DATA_INBAND } from '../../src/vmbus/index.js';
-import { CLASS_OF, LINUX_PREFS, icBed, pumpUntil } from './ic-guest.js';
+import { CLASS_OF, LINUX_PREFS, LinuxIcGuest, icBed, pumpUntil, sleep } from './ic-guest.js';
+import { createLoopbackBus } from '../../src/vmbus/loopback-bus.js';
 
 const v = (major: number, minor: number) => ({ major, minor });
 
@@ -185,6 +186,27 @@ describe('IC framework against a hostile guest', () => {
     await pumpUntil([g2], () => ics.heartbeat.state().alive, 2000, 'alive again');
     assert.deepEqual(phases, ['closed', 'negotiating', 'ready']);
     assert.ok(g2.log.heartbeats.length >= 1);
+  });
+
+  it('survives a reboot as the worker does it: the old server disposed closes every channel, a new server offers the same services and they negotiate again', async () => {
+    const first = icBed({ heartbeat: { periodMs: 5 } });
+    const { ics } = first;
+    const guests = (['heartbeat', 'shutdown', 'timesync', 'kvp'] as const).map((k) => first.open(k));
+    await pumpUntil(guests, () => ics.heartbeat.state().answered >= 1 && ics.kvp.phase === 'ready', 2000, 'first boot');
+    first.bus.server.dispose();
+    assert.deepEqual([ics.heartbeat, ics.shutdown, ics.timesync, ics.kvp].map((s) => s.phase), ['closed', 'closed', 'closed', 'closed']);
+    assert.equal(ics.shutdown.request('reboot'), false);
+    const sentBefore = ics.heartbeat.inspect().sent;
+    await sleep(20);
+    assert.equal(ics.heartbeat.inspect().sent, sentBefore, 'no timer outlives the boot');
+    // The next boot: a new server and guest, the same VSP objects.
+    const bus = createLoopbackBus();
+    for (const vsp of ics.vsps) bus.server.addVsp(vsp);
+    bus.client.connect();
+    bus.client.requestOffers();
+    const g = new LinuxIcGuest(bus.client.openChannel(bus.client.offerOf(CLASS_OF.heartbeat).childRelid), 'heartbeat');
+    await pumpUntil([g], () => ics.heartbeat.state().alive, 2000, 'alive on the second boot');
+    assert.ok(ics.heartbeat.state().answered >= 2);
   });
 
   it('writes u64 fields little-endian past 2^32 (heartbeat sequence numbers)', () => {
