@@ -31,7 +31,7 @@ export class LogLimiter {
     if (this.tokens === 0) { this.suppressed++; this.suppressedTotal++; return; }
     this.tokens--;
     if (this.suppressed > 0) {
-      this.write(`(${this.suppressed} similar line(s) suppressed)\n`);
+      this.write(`hypatia: (${this.suppressed} similar line(s) suppressed)\n`);
       this.suppressed = 0;
     }
     this.write(`${line}\n`);

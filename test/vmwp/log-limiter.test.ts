@@ -16,7 +16,7 @@ test('a burst passes, then one line per refill interval, and the suppressed coun
   assert.equal(out.length, 3);
   now += 1;
   l.line('after a second');
-  assert.deepEqual(out.slice(3), ['(8 similar line(s) suppressed)\n', 'after a second\n']);
+  assert.deepEqual(out.slice(3), ['hypatia: (8 similar line(s) suppressed)\n', 'after a second\n']);
   assert.equal(l.suppressed, 0);
   assert.equal(l.suppressedTotal, 8);
   now += 60_000; // a quiet minute refills only up to the burst
@@ -27,7 +27,7 @@ test('a burst passes, then one line per refill interval, and the suppressed coun
 test('a flood of a million lines over ten seconds writes burst + ten lines, each drop counted', () => {
   let now = 0;
   let passed = 0, notices = 0;
-  const l = new LogLimiter((t) => { if (t.startsWith('(')) notices++; else passed++; }, 20, 1000, () => now);
+  const l = new LogLimiter((t) => { if (t.startsWith('hypatia: (')) notices++; else passed++; }, 20, 1000, () => now);
   for (let i = 0; i < 1_000_000; i++) { now = Math.floor(i / 100); l.line('refused'); }
   assert.equal(passed, 20 + 9, 'the burst, then one per second for seconds 1..9');
   assert.equal(notices, 9);
