@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { BootError } from '../firmware/index.js';
 import { VidError } from '../vid/index.js';
 import { HvError } from '../winhv/index.js';
+import { openDisk, StorageError, type Disk } from '../storage/index.js';
 import { MAX_GUEST_MEMORY, VmConfigError, VmWorker, type ResetAction, type ClockMode, type VmExit } from '../vmwp/index.js';
 import { endBySignal, exitStatus } from './run-exit.js';
 import { parseMemorySize, UsageError } from './size-option.js';
@@ -21,7 +22,7 @@ export const DEFAULT_CMDLINE = 'console=ttyS0 earlycon=uart8250,io,0x3f8 panic=-
 
 export const RUN_HELP = `Usage: hypatia run --kernel <file> [--initrd <file>] [--append "<cmdline>"] [--memory <size>]
                   [--on-reset reboot|stop] [--clock host|virtual] [--trace-exits]
-                  [--trace-vmbus]
+                  [--trace-vmbus] [--disk <file>[,ro]]...
 
 Boot a kernel in a child partition, with COM1 (0x3F8) on this terminal.
 
@@ -39,6 +40,10 @@ Options:
   --clock <mode>    "host" (default): the guest's time never runs ahead of this machine's clock, so an idle
                     guest waits in real time and its clock keeps pace; "virtual": idle time is skipped at once
                     (batch runs finish sooner, but the guest's clock runs ahead of the host's)
+  --disk <file>[,ro]
+                    attach a disk image (VHDX, VHD or raw, detected) to the synthetic SCSI controller (storvsp,
+                    Linux's hv_storvsc); repeatable: the first is LUN 0 (Linux's /dev/sda), the next LUN 1, ...;
+                    ",ro" attaches it read-only (the guest sees it write-protected). Needs VMBus (a bzImage)
   --trace-exits     print every intercept (I/O port, MMIO, MSR, halt) to stderr
   --trace-vmbus     print the VMBus server's narration (connect, offers, opens, closes) to stderr; without it
                     only its problem reports (a refused message, a dropped packet), rate-limited
@@ -68,7 +73,9 @@ always odd; the other outcomes are even:
      ends; a guest that panics silently with panic=0 hangs, as on hardware, until stopped.
 `;
 
-interface RunOptions { kernel: string; initrd?: string; cmdline: string; memoryBytes: number; traceExits: boolean; traceVmbus: boolean; onReset?: ResetAction; clock?: ClockMode }
+interface DiskOption { path: string; readOnly: boolean }
+
+interface RunOptions { disks: DiskOption[]; kernel: string; initrd?: string; cmdline: string; memoryBytes: number; traceExits: boolean; traceVmbus: boolean; onReset?: ResetAction; clock?: ClockMode }
 
 function parseRunArgs(argv: string[]): RunOptions | 'help' {
   let kernel: string | undefined;
@@ -77,6 +84,7 @@ function parseRunArgs(argv: string[]): RunOptions | 'help' {
   let memoryBytes = 256 * 2 ** 20;
   let traceExits = false;
   let traceVmbus = false;
+  const disks: DiskOption[] = [];
   let onReset: ResetAction | undefined;
   let clock: ClockMode | undefined;
   for (let i = 0; i < argv.length; i++) {
@@ -98,6 +106,14 @@ function parseRunArgs(argv: string[]): RunOptions | 'help' {
       case '--memory': case '-m': memoryBytes = parseMemorySize(name, value()); break;
       case '--trace-exits': traceExits = true; break;
       case '--trace-vmbus': traceVmbus = true; break;
+      case '--disk': {
+        const v = value();
+        const ro = v.endsWith(',ro');
+        const path = ro ? v.slice(0, -3) : v;
+        if (path === '') throw new UsageError('--disk needs a file');
+        disks.push({ path, readOnly: ro });
+        break;
+      }
       case '--on-reset': {
         const v = value();
         if (v !== 'reboot' && v !== 'stop') throw new UsageError(`--on-reset takes reboot or stop (got "${v}")`);
@@ -115,7 +131,31 @@ function parseRunArgs(argv: string[]): RunOptions | 'help' {
   }
   if (kernel === undefined) throw new UsageError('run needs --kernel <file>');
   if (memoryBytes > MAX_GUEST_MEMORY) throw new UsageError(`--memory: ${memoryBytes / 2 ** 20}M is too large (at most ${MAX_GUEST_MEMORY / 2 ** 20}M: system memory is limited to 2 GiB)`);
-  return { kernel, initrd, cmdline, memoryBytes, traceExits, traceVmbus, onReset, clock };
+  return { disks, kernel, initrd, cmdline, memoryBytes, traceExits, traceVmbus, onReset, clock };
+}
+
+/** Opens the --disk images (null, with the reason on stderr and nothing left open, if one cannot be used). */
+function openDisks(options: readonly DiskOption[]): Disk[] | null {
+  const disks: Disk[] = [];
+  for (const o of options) {
+    try {
+      disks.push(openDisk(o.path, { readOnly: o.readOnly }));
+    } catch (e) {
+      closeDisks(disks);
+      const code = (e as NodeJS.ErrnoException).code;
+      if (!(e instanceof StorageError) && typeof code !== 'string') throw e;
+      const why = code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
+      process.stderr.write(`hypatia run: --disk ${o.path}: ${why}\n`);
+      return null;
+    }
+  }
+  return disks;
+}
+
+function closeDisks(disks: readonly Disk[]): void {
+  for (const d of disks) {
+    try { d.close(); } catch (e) { process.stderr.write(`hypatia run: closing ${d.path}: ${(e as Error).message}\n`); }
+  }
 }
 
 export async function runCommand(argv: string[]): Promise<number> {
@@ -145,15 +185,18 @@ export async function runCommand(argv: string[]): Promise<number> {
       return 2;
     }
   }
+  const disks = openDisks(opts.disks);
+  if (disks === null) return 2;
   let worker: VmWorker;
   try {
-    worker = VmWorker.create({ memoryBytes: opts.memoryBytes, kernel, initrd, cmdline: opts.cmdline, traceExits: opts.traceExits, traceVmbus: opts.traceVmbus, onReset: opts.onReset, clock: opts.clock }, {
+    worker = VmWorker.create({ disks, memoryBytes: opts.memoryBytes, kernel, initrd, cmdline: opts.cmdline, traceExits: opts.traceExits, traceVmbus: opts.traceVmbus, onReset: opts.onReset, clock: opts.clock }, {
       // A terminal (raw mode) or a pipe/file (bytes as they come; EOF only ends the input, not the VM).
       input: process.stdin,
       output: process.stdout,
       trace: process.stderr,
     });
   } catch (e) {
+    closeDisks(disks);
     if (e instanceof BootError) { process.stderr.write(`hypatia run: ${opts.kernel}: ${e.message}\n`); return 2; }
     if (e instanceof VmConfigError || e instanceof VidError || e instanceof HvError) { process.stderr.write(`hypatia run: ${e.message}\n`); return 2; }
     throw e;
@@ -164,6 +207,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     exit = await worker.run();
   } finally {
     detachSignals();
+    closeDisks(disks); // flushes what the guest wrote
   }
   const status = exitStatus(exit, process.stderr);
   if (exit.kind === 'stopped' && exit.reason !== 'host') endBySignal(exit.reason);
