@@ -5,10 +5,11 @@ import { BootError } from '../firmware/index.js';
 import { VidError } from '../vid/index.js';
 import { HvError } from '../winhv/index.js';
 import { openDisk, StorageError, type Disk } from '../storage/index.js';
-import { MAX_GUEST_MEMORY, VmConfigError, VmWorker, type ResetAction, type ClockMode, type VmExit } from '../vmwp/index.js';
+import { MAX_GUEST_MEMORY, VmConfigError, VmWorker, type ControlServer, type ResetAction, type ClockMode, type VmExit } from '../vmwp/index.js';
 import { endBySignal, exitStatus } from './run-exit.js';
 import { parseMemorySize, UsageError } from './size-option.js';
-import { handleStopSignals } from './stop-signals.js';
+import { startControl } from './run-control.js';
+import { DEFAULT_SHUTDOWN_TIMEOUT_MS, handleStopSignals } from './stop-signals.js';
 
 /**
  * The command line when --append is absent, for this platform (COM1 is the only console, no VGA):
@@ -22,7 +23,7 @@ export const DEFAULT_CMDLINE = 'console=ttyS0 earlycon=uart8250,io,0x3f8 panic=-
 
 export const RUN_HELP = `Usage: hypatia run --kernel <file> [--initrd <file>] [--append "<cmdline>"] [--memory <size>]
                   [--on-reset reboot|stop] [--clock host|virtual] [--trace-exits]
-                  [--trace-vmbus] [--disk <file>[,ro]]...
+                  [--trace-vmbus] [--control <path>] [--shutdown-timeout <s>] [--disk <file>[,ro]]...
 
 Boot a kernel in a child partition, with COM1 (0x3F8) on this terminal.
 
@@ -47,6 +48,10 @@ Options:
   --trace-exits     print every intercept (I/O port, MMIO, MSR, halt) to stderr
   --trace-vmbus     print the VMBus server's narration (connect, offers, opens, closes) to stderr; without it
                     only its problem reports (a refused message, a dropped packet), rate-limited
+  --control <path>  serve a control socket at <path> (Unix socket, mode 0600) for "hypatia vm": status, the
+                    heartbeat, KVP get/set, shutdown and reboot through the guest's integration services, stop
+  --shutdown-timeout <s>
+                    after SIGTERM, how long the guest has to power off before the VM is stopped (default ${DEFAULT_SHUTDOWN_TIMEOUT_MS / 1000})
   -h, --help        show this help
 
 The kernel starts as Linux's 64-bit boot protocol says: 64-bit mode, CPL 0, interrupts off, GPA 0-4 GiB
@@ -57,8 +62,13 @@ register), COM1, the Hyper-V guest crash MSRs, and for a bzImage VMBus (the ACPI
 the channel server in the root). Standard input goes to COM1: on a terminal every key
 (Ctrl-C included, as in QEMU), Ctrl-A x quits; a pipe or file as it is, and its end leaves the VM running.
 
-Stopping: SIGINT or SIGTERM stops the VM within one 10 ms slice, restores the terminal, and ends hypatia by
-the same signal, so a shell reports 130 or 143; a second signal ends it at once.
+Stopping: SIGTERM asks the guest to shut down through the shutdown integration service (Linux: hv_utils)
+and waits for it to power off; hypatia then exits 0. If the guest has not powered off within
+--shutdown-timeout, or has no shutdown service (no VMBus, hv_utils not loaded), the VM is stopped and hypatia
+ends by SIGTERM, so a shell reports 143. SIGINT stops the VM at once (within one 10 ms slice) and hypatia
+ends by SIGINT (130). A signal during a shutdown stops the VM at once; one more while it stops exits at once.
+The terminal is restored in every case. "hypatia vm shutdown --control <path>" asks the same way, without
+a timeout; "hypatia vm stop" stops the VM (status 0).
 
 Exit status: a guest write of v to port 0xF4 (isa-debug-exit, as QEMU) ends the run with status (v << 1) | 1,
 always odd; the other outcomes are even:
@@ -75,7 +85,7 @@ always odd; the other outcomes are even:
 
 interface DiskOption { path: string; readOnly: boolean }
 
-interface RunOptions { disks: DiskOption[]; kernel: string; initrd?: string; cmdline: string; memoryBytes: number; traceExits: boolean; traceVmbus: boolean; onReset?: ResetAction; clock?: ClockMode }
+interface RunOptions { disks: DiskOption[]; control?: string; shutdownTimeoutMs: number; kernel: string; initrd?: string; cmdline: string; memoryBytes: number; traceExits: boolean; traceVmbus: boolean; onReset?: ResetAction; clock?: ClockMode }
 
 function parseRunArgs(argv: string[]): RunOptions | 'help' {
   let kernel: string | undefined;
@@ -83,6 +93,8 @@ function parseRunArgs(argv: string[]): RunOptions | 'help' {
   let cmdline = DEFAULT_CMDLINE;
   let memoryBytes = 256 * 2 ** 20;
   let traceExits = false;
+  let control: string | undefined;
+  let shutdownTimeoutMs = DEFAULT_SHUTDOWN_TIMEOUT_MS;
   let traceVmbus = false;
   const disks: DiskOption[] = [];
   let onReset: ResetAction | undefined;
@@ -105,6 +117,14 @@ function parseRunArgs(argv: string[]): RunOptions | 'help' {
       case '--append': cmdline = value(); break;
       case '--memory': case '-m': memoryBytes = parseMemorySize(name, value()); break;
       case '--trace-exits': traceExits = true; break;
+      case '--control': control = value(); if (control === '') throw new UsageError('--control needs a path'); break;
+      case '--shutdown-timeout': {
+        const v = value();
+        const s = Number(v);
+        if (!/^\d+(\.\d+)?$/.test(v) || !(s > 0) || s > 86_400) throw new UsageError(`--shutdown-timeout takes seconds, more than 0 and at most 86400 (got "${v}")`);
+        shutdownTimeoutMs = Math.round(s * 1000);
+        break;
+      }
       case '--trace-vmbus': traceVmbus = true; break;
       case '--disk': {
         const v = value();
@@ -131,7 +151,7 @@ function parseRunArgs(argv: string[]): RunOptions | 'help' {
   }
   if (kernel === undefined) throw new UsageError('run needs --kernel <file>');
   if (memoryBytes > MAX_GUEST_MEMORY) throw new UsageError(`--memory: ${memoryBytes / 2 ** 20}M is too large (at most ${MAX_GUEST_MEMORY / 2 ** 20}M: system memory is limited to 2 GiB)`);
-  return { disks, kernel, initrd, cmdline, memoryBytes, traceExits, traceVmbus, onReset, clock };
+  return { disks, control, shutdownTimeoutMs, kernel, initrd, cmdline, memoryBytes, traceExits, traceVmbus, onReset, clock };
 }
 
 /** Opens the --disk images (null, with the reason on stderr and nothing left open, if one cannot be used). */
@@ -201,13 +221,23 @@ export async function runCommand(argv: string[]): Promise<number> {
     if (e instanceof VmConfigError || e instanceof VidError || e instanceof HvError) { process.stderr.write(`hypatia run: ${e.message}\n`); return 2; }
     throw e;
   }
-  const detachSignals = handleStopSignals(worker, process.stderr);
+  let control: ControlServer | null = null;
+  if (opts.control !== undefined) {
+    try {
+      control = await startControl(opts.control, worker, { memoryBytes: opts.memoryBytes }, (l) => process.stderr.write(`hypatia: ${l}\n`));
+    } catch (e) {
+      process.stderr.write(`hypatia run: --control ${opts.control}: ${(e as Error).message}\n`);
+      return 2;
+    }
+  }
+  const detachSignals = handleStopSignals(worker, process.stderr, { shutdownTimeoutMs: opts.shutdownTimeoutMs });
   let exit: VmExit;
   try {
     exit = await worker.run();
   } finally {
     detachSignals();
     closeDisks(disks); // flushes what the guest wrote
+    await control?.close();
   }
   const status = exitStatus(exit, process.stderr);
   if (exit.kind === 'stopped' && exit.reason !== 'host') endBySignal(exit.reason);

@@ -44,6 +44,10 @@ export function vmControlTarget(worker: VmWorker, opts: VmControlOptions): Contr
         cmdline: worker.boot.cmdline,
         ...opts.facts,
         integration: s === null ? null : Object.fromEntries(s.inspect().map((i) => [i.name, { phase: i.phase, framework: i.framework, service: i.service }])),
+        // Each service's own state (heartbeat liveness, time sync SYNCs and measured drift, KVP counts).
+        services: s === null ? null : {
+          heartbeat: s.heartbeat.state(), shutdown: s.shutdown.state(), timesync: s.timesync.state(), kvp: s.kvp.state(),
+        },
       };
     },
     heartbeat: () => {

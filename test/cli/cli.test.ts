@@ -35,7 +35,10 @@ test('help', () => {
   // How a run ends: the reset policy, every even status, and the signals.
   assert.match(rh.stdout, /--on-reset <what>/);
   for (const s of [0, 2, 4, 6, 8]) assert.match(rh.stdout, new RegExp(`^  ${s}  \\S`, 'm'), `status ${s} explained`);
-  assert.match(rh.stdout, /SIGINT or SIGTERM[\s\S]*130 or 143/);
+  // SIGTERM: a clean shutdown through the shutdown service with a timeout, else a stop (143); SIGINT a stop (130).
+  assert.match(rh.stdout, /SIGTERM asks the guest to shut down[\s\S]*exits 0[\s\S]*--shutdown-timeout[\s\S]*143[\s\S]*SIGINT stops the VM at once[\s\S]*130/);
+  assert.match(rh.stdout, /--control <path>/);
+  assert.match(rh.stdout, /--shutdown-timeout <s>/);
   assert.equal(hypatia().status, 2);
 });
 
@@ -72,6 +75,11 @@ test('bad input: one line, non-zero status', () => {
   oneLineError(hypatia('run', '--kernel', good, '--initrd', join(TMP, 'missing.img')), 2, /cannot read initrd .*missing\.img: no such file/);
   oneLineError(hypatia('run', '--kernel', good, '--append', 'x'.repeat(3000)), 2, /command line is 3000 bytes; this kernel accepts at most 2047/);
   oneLineError(hypatia('run', '--kernel', good, '--append'), 2, /--append needs a value/);
+  // The control socket and the shutdown timeout.
+  oneLineError(hypatia('run', '--kernel', good, '--shutdown-timeout', '0'), 2, /--shutdown-timeout takes seconds, more than 0/);
+  oneLineError(hypatia('run', '--kernel', good, '--shutdown-timeout', 'soon'), 2, /--shutdown-timeout takes seconds/);
+  oneLineError(hypatia('run', '--kernel', good, '--control', ''), 2, /--control needs a path/);
+  oneLineError(hypatia('run', '--kernel', good, '--control', good), 2, /^hypatia run: --control .*good\.elf: .*exists and is not a socket/);
 });
 
 /** An ELF with one executable segment at `addr` (ELF64 header + one program header + 1 byte: HLT). */
