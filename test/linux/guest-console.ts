@@ -96,6 +96,11 @@ export class GuestConsole {
     return { output: text.slice(echoEnd + 1).replace(/\r\n/g, '\n'), status: Number(done[1]), ms, sent: typed.length + 1 };
   }
 
+  /** Sends `signal` to the hypatia process (e.g. SIGTERM: a clean shutdown request). */
+  signal(signal: NodeJS.Signals): void {
+    this.proc.kill(signal);
+  }
+
   kill(): void {
     if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGKILL');
   }
