@@ -3,7 +3,8 @@
  *   disk-check write DEV SEED OFFSET BYTES    write a pattern with O_DIRECT, fsync, print "wrote"
  *   disk-check verify DEV SEED OFFSET BYTES   read it back with O_DIRECT and compare, print "verify ok"
  *   disk-check discard DEV OFFSET BYTES        BLKDISCARD the range (reaches storvsp as UNMAP)
- *   disk-check bench DEV MIB                   sequential and 4 KiB random throughput with O_DIRECT
+ *   disk-check bench DEV MIB                   sequential and 4 KiB random throughput with O_DIRECT (by the
+ *                                              guest's clock; "phase" lines let the host time it by its own)
  *   disk-check sgwrite DEV LBA                 one WRITE(10) through SG_IO (past the block layer's read-only
  *                                              flag), printing the SCSI status and sense key/ASC/ASCQ
  * The pattern of word i (4 bytes, little-endian) at byte offset o is pattern32(seed, o / 4); the host test computes
@@ -117,21 +118,27 @@ static int do_bench(const char *dev, uint64_t mib) {
   uint64_t bytes = mib << 20;
   uint8_t *b = aligned(CHUNK);
   fill(b, CHUNK, 1, 0);
+  /* Phase lines let the host time each phase by its own clock: the guest's clock runs slow while it is busy. */
+  printf("disk-check: phase seq-write\n");
   double t = now();
   for (uint64_t o = 0; o < bytes; o += CHUNK) if (pwrite(fd, b, CHUNK, o) != CHUNK) fail("seq write");
   if (fsync(fd) != 0) fail("fsync");
   double sw = now() - t;
+  printf("disk-check: phase seq-read\n");
   t = now();
   for (uint64_t o = 0; o < bytes; o += CHUNK) if (pread(fd, b, CHUNK, o) != CHUNK) fail("seq read");
   double sr = now() - t;
   uint64_t blocks = bytes / 4096, ops = blocks < 2048 ? blocks : 2048;
+  printf("disk-check: phase rand-write\n");
   t = now();
   for (uint64_t i = 0; i < ops; i++) if (pwrite(fd, b, 4096, (next() % blocks) * 4096) != 4096) fail("random write");
   if (fsync(fd) != 0) fail("fsync");
   double rw = now() - t;
+  printf("disk-check: phase rand-read\n");
   t = now();
   for (uint64_t i = 0; i < ops; i++) if (pread(fd, b, 4096, (next() % blocks) * 4096) != 4096) fail("random read");
   double rr = now() - t;
+  printf("disk-check: phase end\n");
   close(fd);
   printf("disk-check: bench seq-write %.1f MiB/s seq-read %.1f MiB/s rand-write-4k %.0f IOPS rand-read-4k %.0f IOPS (%llu MiB, 1 MiB requests; %llu random ops)\n",
          mib / sw, mib / sr, ops / rw, ops / rr, (unsigned long long)mib, (unsigned long long)ops);
