@@ -11,7 +11,7 @@ import {
   createLoopbackBus, PACKET_FLAG_COMPLETION_REQUESTED, PACKET_TYPE_COMP, PAGE_SIZE, type GuestChannel, type LoopbackBus,
   type ReceivedPacket,
 } from '../../src/vmbus/index.js';
-import { Storvsp, STORVSC_CLASS_ID } from '../../src/vsp/storvsp/index.js';
+import { MAX_PENDING_COMPLETIONS, Storvsp, STORVSC_CLASS_ID } from '../../src/vsp/storvsp/index.js';
 import { MiB, removeDir, Rng, scratchDir } from '../storage/helpers.js';
 
 const INIT_LO = 0xfffffffd, INIT_HI = 0xffffffff;
@@ -240,6 +240,21 @@ describe('storvsp over the VMBus server, as storvsc drives it', () => {
       if (p) got.push(completion(p, p.transIdLo).srbStatus === 1 ? p.transIdLo : -1);
     }
     assert.deepEqual(got, Array.from({ length: n }, (_, i) => 1000 + i));
+  });
+
+  it('a guest that never reads its completions cannot make the host hold more than MAX_PENDING_COMPLETIONS', () => {
+    const { ch, vsp, log } = setup({ recvPages: 2 });
+    initialize(ch);
+    const sent = MAX_PENDING_COMPLETIONS + 500;
+    for (let i = 0; i < sent; i++) ch.send(srb(0, [0, 0, 0, 0, 0, 0], 0, 2), { flags: 1, transIdLo: i });
+    const info = vsp.inspect() as { pendingCompletions: number; refused: number; srbs: number };
+    assert.equal(info.pendingCompletions, MAX_PENDING_COMPLETIONS);
+    assert.ok(info.refused > 0 && info.srbs + info.refused === sent, `${info.srbs} executed + ${info.refused} refused = ${sent}`);
+    assert.match(log[0], /completions wait for the guest/);
+    // Draining delivers every executed request's completion, in order.
+    let n = 0;
+    for (let p = ch.receive(); p !== null; p = ch.receive()) assert.equal(p.transIdLo, n++);
+    assert.equal(n, info.srbs);
   });
 
   it('a closed and reopened channel needs the handshake again', () => {

@@ -29,6 +29,13 @@ export interface StorvspOptions {
   log?: (line: string) => void;
 }
 
+/**
+ * Completions held while the guest does not drain its ring. Linux never has more requests outstanding than its
+ * ring holds (hundreds); past this a guest is not reading its completions, and new requests are refused
+ * unexecuted so it cannot grow host memory without bound.
+ */
+export const MAX_PENDING_COMPLETIONS = 4096;
+
 const enum InitState { Closed, WaitBegin, WaitVersion, WaitProperties, WaitEnd, Ready }
 const STATE_NAMES = ['closed', 'wait-begin', 'wait-version', 'wait-properties', 'wait-end', 'ready'];
 
@@ -99,6 +106,7 @@ export class Storvsp implements Vsp {
     const v = p.payload;
     if (v.length < VSTOR_PACKET_SIZE) return this.refuse(`packet of ${v.length} bytes, shorter than a vstor_packet (64)`);
     const op = u32(v, VP_OPERATION);
+    if (this.pending.length >= MAX_PENDING_COMPLETIONS) return this.refuse(`operation ${op} refused: ${this.pending.length} completions wait for the guest to read its ring`);
     const reply = this.reply;
     reply.set(v.subarray(0, VSTOR_PACKET_SIZE));
     put32(reply, VP_OPERATION, VstorOperation.COMPLETE_IO);
