@@ -257,6 +257,44 @@ describe('storvsp over the VMBus server, as storvsc drives it', () => {
     assert.equal(n, info.srbs);
   });
 
+  it('fuzz: 20000 random vstor packets (random operations, SRB fields, CDBs, transfer lengths and page ranges) never throw; every completion is 64 bytes; the controller still works', () => {
+    const { bus, ch, vsp } = setup({ recvPages: 64 });
+    initialize(ch);
+    const rng = new Rng(0x5eed);
+    const pages = bus.ram.alloc(70);
+    const opcodes = [0x00, 0x03, 0x08, 0x0a, 0x12, 0x1a, 0x25, 0x28, 0x2a, 0x2f, 0x35, 0x41, 0x42, 0x5a, 0x88, 0x8a, 0x91, 0x93, 0x9e, 0xa0, 0xa8];
+    let completions = 0;
+    for (let i = 0; i < 20000; i++) {
+      const pkt = new Uint8Array(64 + (rng.int(4) === 0 ? rng.int(64) : 0));
+      rng.fill(pkt);
+      if (rng.int(4) !== 0) { // mostly well-formed enough to reach the SCSI target
+        pkt.set([3, 0, 0, 0], 0);
+        pkt[17] = rng.int(3) === 0 ? rng.int(8) : 0; pkt[18] = rng.int(4) === 0 ? 1 : 0; pkt[19] = rng.int(5);
+        pkt[20] = 1 + rng.int(16);
+        pkt[28] = opcodes[rng.int(opcodes.length)];
+        if (rng.int(2) === 0) { pkt[24] = 0; pkt[25] = rng.int(2) === 0 ? 0 : rng.int(64); pkt[26] = rng.int(5) === 0 ? 1 : 0; pkt[27] = 0; } // transfer 0..320 KiB
+      }
+      const flags = rng.int(8) === 0 ? 0 : 1;
+      if (rng.int(3) === 0) {
+        ch.send(pkt, { flags, transIdLo: i });
+      } else {
+        const first = rng.int(4);
+        const n = 1 + rng.int(66);
+        ch.sendGpaDirect([{ byteCount: Math.max(1, n * 4096 - rng.int(8192)), byteOffset: rng.int(4096), pfns: pages.slice(first, first + n) }], pkt.subarray(0, 64), { flags, transIdLo: i });
+      }
+      for (let p = ch.receive(); p !== null; p = ch.receive()) {
+        assert.equal(p.payload.length, 64);
+        assert.equal(u32(p.payload, 0), OP_COMPLETE_IO);
+        completions++;
+      }
+    }
+    const channel = (bus.server.inspect() as { channels: { state: string }[] }).channels[0];
+    assert.equal(channel.state, 'open', 'storvsp never threw (a throwing VSP fails its channel)');
+    assert.ok(completions > 10000, `${completions} completions`);
+    assert.ok((vsp.inspect() as { srbs: number }).srbs > 5000);
+    assert.equal(execute(ch, srb(0, [0, 0, 0, 0, 0, 0], 0, 2)).srbStatus, 1);
+  });
+
   it('a closed and reopened channel needs the handshake again', () => {
     const { bus, ch } = setup();
     initialize(ch);
