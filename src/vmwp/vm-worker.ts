@@ -92,6 +92,8 @@ export class VmWorker {
   readonly hasVmbus: boolean;
   /** VSPs offered on every boot (addVsp). */
   private readonly vsps: Vsp[] = [];
+  /** The synthetic SCSI controller with VmConfig.disks (null without disks): its LUNs and counters in inspect(). */
+  private storvsp: Storvsp | null = null;
   /**
    * The integration services (heartbeat, shutdown, time sync, KVP: the host side of Linux's hv_utils), offered
    * on every boot of a VM with VMBus; null without VMBus. Their state survives reboots, their channels do not.
@@ -116,7 +118,8 @@ export class VmWorker {
       // One synthetic SCSI controller with every disk, offered on every boot; its refusals of guest input are
       // rate-limited diagnostics.
       const limiter = new LogLimiter((text) => { this.streams.trace.write(text); });
-      this.addVsp(new Storvsp({ disks: disks.map((disk) => ({ disk })), instanceId: STORVSP_INSTANCE_ID, log: (line) => limiter.line(`hypatia: ${line}`) }));
+      this.storvsp = new Storvsp({ disks: disks.map((disk) => ({ disk })), instanceId: STORVSP_INSTANCE_ID, log: (line) => limiter.line(`hypatia: ${line}`) });
+      this.addVsp(this.storvsp);
     }
     this.pacer = config.clock === 'virtual' ? null : new ClockPacer();
     this.onReset = config.onReset ?? (this.machine.boot.kind === 'bzimage' ? 'reboot' : 'stop');
@@ -310,6 +313,7 @@ export class VmWorker {
       onReset: this.onReset,
       crash: this.crash,
       integration: this.integration?.inspect() ?? null,
+      storvsp: this.storvsp?.inspect() ?? null,
       hypervisor: this.winhv.inspectHypervisor(),
     };
   }
