@@ -91,6 +91,9 @@ export function guestInitramfsFiles(input: GuestInitramfsInput, depsOf: (name: s
   files.push({ path: `lib/modules/${input.release}/modules.dep`, data: modulesDepText(input.modules, depsOf) });
   files.push({ path: MODULES_LIST_PATH, data: modulesListText(input.release, input.modules, depsOf) });
   files.push({ path: 'etc/hostname', data: 'hypatia-guest\n' });
+  // The host name resolves from files alone (no DNS here): hv_kvp_daemon reports it as FullyQualifiedDomainName.
+  files.push({ path: 'etc/hosts', data: '127.0.0.1 localhost\n127.0.1.1 hypatia-guest\n' });
+  files.push({ path: 'etc/nsswitch.conf', data: 'hosts: files\n' });
   files.push({ path: 'etc/profile', data: 'export PATH=/usr/sbin:/usr/bin:/sbin:/bin\nexport PS1=\'\\h:\\w\\$ \'\n' });
   files.push(...(input.extra ?? []));
   return files;

@@ -31,14 +31,16 @@ const CHECK_SCRIPT = `#!/bin/sh
 p() { echo "ic-check: $*"; }
 p "clock $(date +%s)"
 pool=/var/lib/hyperv/.kvp_pool_
-# A pool file is a sequence of 2560-byte records: key[512] value[2048], NUL-padded (hv_kvp_daemon.c).
+# A pool file is a sequence of 2560-byte records: key[512] value[2048], each a C string (hv_kvp_daemon.c). Only
+# the bytes up to the NUL count: the daemon copies key_size/value_size bytes into records it does not clear,
+# so what follows can be old heap contents.
 rec() { printf '%s' "$1"; head -c $((512 - \${#1})) /dev/zero; printf '%s' "$2"; head -c $((2048 - \${#2})) /dev/zero; }
 get() {
-  n=$(( $(wc -c < "$pool$1") / 2560 )); i=0
-  while [ $i -lt $n ]; do
-    k=$(dd if="$pool$1" bs=2560 skip=$i count=1 2>/dev/null | head -c 512 | tr -d '\\000')
-    if [ "$k" = "$2" ]; then dd if="$pool$1" bs=2560 skip=$i count=1 2>/dev/null | tail -c 2048 | tr -d '\\000'; return 0; fi
-    i=$((i + 1))
+  n=$(( $(wc -c < "$pool$1") / 2560 )); r=0
+  while [ $r -lt $n ]; do
+    k=$(dd if="$pool$1" bs=2560 skip=$r count=1 2>/dev/null | head -c 512 | tr '\\000' '\\n' | head -n 1)
+    if [ "$k" = "$2" ]; then dd if="$pool$1" bs=2560 skip=$r count=1 2>/dev/null | tail -c 2048 | tr '\\000' '\\n' | head -n 1; return 0; fi
+    r=$((r + 1))
   done
   return 1
 }
@@ -50,7 +52,10 @@ rec GuestKey "$val" >> \${pool}1
 p "guest-set GuestKey=$val"
 p "ready"
 i=0
-while ! v=$(get 0 HostKey) && [ $i -lt 300 ]; do sleep 1; i=$((i + 1)); done
+while ! v=$(get 0 HostKey) && [ $i -lt 300 ]; do
+  sleep 1; i=$((i + 1))
+  [ $((i % 10)) -eq 0 ] && p "waiting for HostKey: $i s, $(wc -c < \${pool}0) bytes in pool 0, $(cat /proc/uptime)"
+done
 p "host-set HostKey=$v"
 p "syslog: $(grep -c . /var/log/messages) lines"
 grep -E 'KVP' /var/log/messages | sed 's/^/ic-check: syslog /'
@@ -175,6 +180,7 @@ describe('integration services with Linux\'s hv_utils and hv_kvp_daemon (one boo
     const auto = JSON.parse((await vm(['kvp', 'get', '--pool', 'auto', '--json'])).stdout) as { items: { key: string; value: string }[] };
     const autoMap = new Map(auto.items.map((x) => [x.key, x.value]));
     assert.equal(autoMap.get('OSName'), 'Linux', JSON.stringify(auto.items));
+    assert.equal(autoMap.get('FullyQualifiedDomainName'), 'hypatia-guest', 'gethostname + getaddrinfo through /etc/hosts');
     assert.equal(autoMap.get('ProcessorArchitecture'), 'x86_64');
     assert.equal(autoMap.get('OSBuildNumber'), images.manifest.kernel.release);
     assert.equal(autoMap.get('OSVersion'), images.manifest.kernel.release.split('-')[0]);
