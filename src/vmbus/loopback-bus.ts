@@ -13,8 +13,8 @@ export interface LoopbackBusOptions {
   firstPfn?: number;
   /** Back guest RAM with a SharedArrayBuffer (to hand it to a worker). */
   shared?: boolean;
-  /** Server log lines; default: kept in `log`. */
-  log?: (line: string) => void;
+  /** Server log lines; default: kept in `log` (and the problem ones in `problems` too). */
+  log?: (line: string, problem: boolean) => void;
 }
 
 export interface LoopbackBus {
@@ -24,6 +24,8 @@ export interface LoopbackBus {
   client: GuestBusClient;
   /** The server's log lines (when no `log` option was given). */
   log: string[];
+  /** The lines among them the server flagged as problems (refused, dropped, failed). */
+  problems: string[];
 }
 
 export function createLoopbackBus(opts: LoopbackBusOptions = {}): LoopbackBus {
@@ -31,7 +33,9 @@ export function createLoopbackBus(opts: LoopbackBusOptions = {}): LoopbackBus {
   const synic = new LoopbackSynic(vpCount);
   const ram = new GuestRam(opts.firstPfn ?? 0x100, opts.ramPages ?? 2048, opts.shared ?? false);
   const log: string[] = [];
-  const server = new VmbusServer({ synic, pages: ram.pages, vpCount, log: opts.log ?? ((l) => log.push(l)) });
+  const problems: string[] = [];
+  const keep = (l: string, problem: boolean): void => { log.push(l); if (problem) problems.push(l); };
+  const server = new VmbusServer({ synic, pages: ram.pages, vpCount, log: opts.log ?? keep });
   const client = new GuestBusClient(synic, ram, 0);
-  return { synic, ram, server, client, log };
+  return { synic, ram, server, client, log, problems };
 }

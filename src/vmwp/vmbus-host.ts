@@ -8,9 +8,6 @@ import type { VidPartition } from '../vid/index.js';
 import { VmbusServer, type Vsp } from '../vmbus/index.js';
 import { LogLimiter } from './log-limiter.js';
 
-/** Server lines that report a problem (the rest narrate the protocol: connected, offering, opened). */
-const PROBLEM = /refus|drop|fail|threw|corrupt|invalid|bad /i;
-
 export interface VmbusHostOptions {
   /** Where diagnostics go (the worker's trace stream). */
   write(text: string): void;
@@ -30,7 +27,7 @@ export class VmbusHost {
       synic: partition.synicPort(),
       pages: partition.guestPages(),
       vpCount: partition.vpCount,
-      log: (line) => this.log(line),
+      log: (line, problem) => this.log(line, problem),
     });
   }
 
@@ -49,8 +46,9 @@ export class VmbusHost {
     this.server.reset();
   }
 
-  private log(line: string): void {
-    if (this.opts.traceAll || PROBLEM.test(line)) this.limiter.line(`hypatia: ${line}`);
+  /** `problem` lines (the server's own verdict: refused, dropped, failed) always; narration only when tracing. */
+  private log(line: string, problem: boolean): void {
+    if (this.opts.traceAll || problem) this.limiter.line(`hypatia: ${line}`);
   }
 
   inspect(): Record<string, unknown> {

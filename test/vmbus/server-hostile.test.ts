@@ -47,11 +47,13 @@ function stillServes(b: Bed): void {
 
 /** Posts `m` and expects exactly one more refusal with a log line containing `logPart`. */
 function expectRefused(b: Bed, m: Uint8Array, logPart: string, type = 1, conn = 1): void {
-  const before = refused(b.bus), lines = b.bus.log.length;
+  const before = refused(b.bus), lines = b.bus.log.length, problems = b.bus.problems.length;
   assert.equal(b.bus.synic.guestPostMessage(conn, type, m), 0);
   assert.equal(refused(b.bus), before + 1, `refused: ${logPart}`);
   const added = b.bus.log.slice(lines).join('\n');
   assert.ok(added.includes(logPart), `log has '${logPart}': ${added}`);
+  // The worker shows problem lines without --trace-vmbus: every refusal must be flagged as one.
+  assert.ok(b.bus.problems.slice(problems).some((l) => l.includes(logPart)), `'${logPart}' flagged as a problem`);
 }
 
 test('truncated messages of every guest -> host type are refused without an answer', () => {

@@ -137,6 +137,9 @@ test('echo: in-band packets both ways through open rings, trans ids past 2^53 ke
   assert.equal(c.packetsSent, 200);
   assert.equal(c.refused, 0);
   assert.equal(c.refusedPackets, 0);
+  ch.close();
+  assert.ok(bus.log.some((l) => l.startsWith('vmbus: opened relid 1')) && bus.log.some((l) => l.startsWith('vmbus: closed relid 1')));
+  assert.deepEqual(bus.problems, [], 'a well-behaved guest causes no problem lines (the worker prints those without --trace-vmbus)');
 });
 
 test('a batch written while the host is not signalled is drained to empty on the next signal', () => {

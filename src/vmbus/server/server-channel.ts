@@ -25,7 +25,8 @@ export interface ChannelHost {
   readonly synic: SynicPort;
   readonly pages: GuestPages;
   readonly counters: ServerCounters;
-  log(line: string): void;
+  /** `problem`: something a well-behaved guest never causes. */
+  log(line: string, problem: boolean): void;
   gpadlOf(relid: number, id: number): Gpadl | null;
   rescindVsp(vsp: Vsp): void;
   /** The channel died on the host side (VSP threw, ring corrupt): the server marks it failed. */
@@ -101,7 +102,7 @@ export class ServerChannel implements VspChannel {
     }
     if (st === RingStatus.OkSignal) { this.host.counters.packetsSent++; this.signal(); return RingStatus.Ok; }
     if (st === RingStatus.Ok) { this.host.counters.packetsSent++; return st; }
-    if (st < 0) this.host.log(`vmbus: relid ${this.relid} (${this.offer.name}): host -> guest ring refused a send: ${RingStatus[st]}`);
+    if (st < 0) this.host.log(`vmbus: relid ${this.relid} (${this.offer.name}): host -> guest ring refused a send: ${RingStatus[st]}`, true);
     return st;
   }
 
@@ -186,7 +187,7 @@ export class ServerChannel implements VspChannel {
 
   private refusePacket(why: string): void {
     this.host.counters.refusedPackets++;
-    this.host.log(`vmbus: relid ${this.relid} (${this.offer.name}): dropped a guest packet: ${why}`);
+    this.host.log(`vmbus: relid ${this.relid} (${this.offer.name}): dropped a guest packet: ${why}`, true);
   }
 
   private signal(): void {
@@ -195,12 +196,12 @@ export class ServerChannel implements VspChannel {
     this.host.counters.signalsOut++;
     // VMBus >= 2.4: Linux scans SINT 2's event flags by relid (vmbus_chan_sched).
     const st = this.host.synic.signalEvent(this.targetVp, VMBUS_MESSAGE_SINT, this.relid);
-    if (st !== 0) this.host.log(`vmbus: relid ${this.relid}: signalling VP ${this.targetVp} failed: status ${st}`);
+    if (st !== 0) this.host.log(`vmbus: relid ${this.relid}: signalling VP ${this.targetVp} failed: status ${st}`, true);
   }
 
   private fail(reason: string): void {
     if (!this.alive) return;
-    this.host.log(`vmbus: relid ${this.relid} (${this.offer.name}): channel failed, closing it: ${reason}`);
+    this.host.log(`vmbus: relid ${this.relid} (${this.offer.name}): channel failed, closing it: ${reason}`, true);
     this.host.channelFailed(this);
   }
 }

@@ -33,7 +33,8 @@ export interface VmbusServerOptions {
   synic: SynicPort;
   pages: GuestPages;
   vpCount: number;
-  log?: (line: string) => void;
+  /** Diagnostics: `problem` is true for what a well-behaved guest never causes (refusals, drops, failures). */
+  log?: (line: string, problem: boolean) => void;
 }
 
 /** Non-zero status for GPADL_CREATED, OPENCHANNEL_RESULT and MODIFYCHANNEL_RESPONSE (STATUS_UNSUCCESSFUL). */
@@ -72,7 +73,7 @@ export class VmbusServer {
   private readonly synic: SynicPort;
   private readonly pages: GuestPages;
   private readonly vpCount: number;
-  private readonly logLine: (line: string) => void;
+  private readonly logLine: (line: string, problem: boolean) => void;
   private readonly counters: ServerCounters = newCounters();
   private readonly records = new Map<number, ChannelRecord>();
   private readonly byVsp = new Map<Vsp, ChannelRecord>();
@@ -99,7 +100,7 @@ export class VmbusServer {
       synic: this.synic,
       pages: this.pages,
       counters: this.counters,
-      log: (line) => this.logLine(line),
+      log: (line, problem) => this.logLine(line, problem),
       gpadlOf: (relid, id) => { const g = this.gpadls.get(id); return g && g.childRelid === relid ? g : null; },
       rescindVsp: (vsp) => this.removeVsp(vsp),
       channelFailed: (ch) => this.channelFailed(ch),
@@ -246,7 +247,7 @@ export class VmbusServer {
     }
     if (this.connected) {
       // A guest reconnecting without UNLOAD (e.g. kexec'd kernel): start the connection over.
-      this.logLine('vmbus: INITIATE_CONTACT while connected: closing every channel and starting over');
+      this.logLine('vmbus: INITIATE_CONTACT while connected: closing every channel and starting over', false);
       this.disconnect();
     }
     const v = c.version;
@@ -254,7 +255,7 @@ export class VmbusServer {
     if (!SUPPORTED_VERSIONS.includes(v)) why = 'unsupported version';
     else if (v >= VERSION_WIN10_V5 && c.msgSint !== VMBUS_MESSAGE_SINT) why = `msg_sint ${c.msgSint} (only SINT 2 is served)`;
     if (why) {
-      this.logLine(`vmbus: refused version ${versionText(v)}: ${why}`);
+      this.logLine(`vmbus: refused version ${versionText(v)}: ${why}`, true);
       this.synicPost(c.targetVcpu, encodeVersionResponse(false, VMBUS_MESSAGE_CONNECTION_ID), 'VERSION_RESPONSE');
       return;
     }
@@ -266,7 +267,7 @@ export class VmbusServer {
     this.contactInfo = v >= VERSION_WIN10_V5
       ? { monitorPage1: c.monitorPage1, monitorPage2: c.monitorPage2 }
       : { interruptPage: c.interruptPage, monitorPage1: c.monitorPage1, monitorPage2: c.monitorPage2 };
-    this.logLine(`vmbus: connected, version ${versionText(v)}, messages to VP ${c.targetVcpu}`);
+    this.logLine(`vmbus: connected, version ${versionText(v)}, messages to VP ${c.targetVcpu}`, false);
     // From 5.0 the guest posts on msg_conn_id afterwards: 1, as Hyper-V answers (never 0).
     this.post(encodeVersionResponse(true, VMBUS_MESSAGE_CONNECTION_ID));
   }
@@ -281,7 +282,7 @@ export class VmbusServer {
   private offer(rec: ChannelRecord): void {
     const o = rec.vsp.offer;
     rec.state = 'offered';
-    this.logLine(`vmbus: offering relid ${rec.relid} ${o.name} (class ${o.classId}, instance ${o.instanceId}, connection 0x${rec.connectionId.toString(16)})`);
+    this.logLine(`vmbus: offering relid ${rec.relid} ${o.name} (class ${o.classId}, instance ${o.instanceId}, connection 0x${rec.connectionId.toString(16)})`, false);
     this.post(encodeOffer({
       classId: o.classId, instanceId: o.instanceId, flags: o.flags ?? 0, mmioMegabytes: o.mmioMegabytes ?? 0,
       userDefined: o.userDefined ?? null, subChannelIndex: 0, childRelid: rec.relid, connectionId: rec.connectionId,
@@ -399,7 +400,7 @@ export class VmbusServer {
     try {
       ok = rec.vsp.open(ch, o.userData.slice());
     } catch (e) {
-      this.logLine(`vmbus: relid ${relid} (${rec.vsp.offer.name}): VSP open() threw: ${errorText(e)}`);
+      this.logLine(`vmbus: relid ${relid} (${rec.vsp.offer.name}): VSP open() threw: ${errorText(e)}`, true);
       ok = false;
     }
     if (!ok || rec.channel !== ch || !ch.isAlive) {
@@ -408,7 +409,7 @@ export class VmbusServer {
       fail(`the VSP (${rec.vsp.offer.name}) refused the open`);
       return;
     }
-    this.logLine(`vmbus: opened relid ${relid} (${rec.vsp.offer.name}), ring gpadl ${gid}, ${o.downstreamPageOffset} + ${g.ranges[0].pages.length - o.downstreamPageOffset} pages, VP ${o.targetVp}`);
+    this.logLine(`vmbus: opened relid ${relid} (${rec.vsp.offer.name}), ring gpadl ${gid}, ${o.downstreamPageOffset} + ${g.ranges[0].pages.length - o.downstreamPageOffset} pages, VP ${o.targetVp}`, false);
     this.post(encodeOpenResult(relid, o.openId, 0));
     ch.releaseSignals();
   }
@@ -420,20 +421,20 @@ export class VmbusServer {
     if (rec.state !== 'open' && rec.state !== 'failed') { this.refuse(`CLOSECHANNEL relid ${relid}: not open (${rec.state})`); return; }
     this.closeChannel(rec);
     rec.state = 'offered';
-    this.logLine(`vmbus: closed relid ${relid} (${rec.vsp.offer.name})`);
+    this.logLine(`vmbus: closed relid ${relid} (${rec.vsp.offer.name})`, false);
   }
 
   private relidReleased(relid: number): void {
     const rec = this.records.get(relid);
     if (!rec) { this.refuse(`RELID_RELEASED relid ${relid}: unknown channel`); return; }
     if (rec.state === 'rescinded') {
-      this.logLine(`vmbus: relid ${relid} (${rec.vsp.offer.name}) released after rescind`);
+      this.logLine(`vmbus: relid ${relid} (${rec.vsp.offer.name}) released after rescind`, false);
       this.destroy(rec);
       return;
     }
     if (rec.state === 'idle' || rec.state === 'released') { this.refuse(`RELID_RELEASED relid ${relid}: not offered (${rec.state})`); return; }
     // The guest gave the offer up (its device could not be added): close it and keep it out of use.
-    this.logLine(`vmbus: the guest released relid ${relid} (${rec.vsp.offer.name}) without a rescind`);
+    this.logLine(`vmbus: the guest released relid ${relid} (${rec.vsp.offer.name}) without a rescind`, true);
     this.closeChannel(rec);
     this.dropGpadlsOf(relid);
     rec.state = 'released';
@@ -455,7 +456,7 @@ export class VmbusServer {
 
   private unload(): void {
     const vp = this.messageVp;
-    this.logLine('vmbus: UNLOAD: closing every channel');
+    this.logLine('vmbus: UNLOAD: closing every channel', false);
     this.disconnect();
     this.synicPost(vp, encodeUnloadResponse(), 'UNLOAD_RESPONSE');
   }
@@ -487,7 +488,7 @@ export class VmbusServer {
     try {
       rec.vsp.close(ch);
     } catch (e) {
-      this.logLine(`vmbus: relid ${rec.relid} (${rec.vsp.offer.name}): VSP close() threw: ${errorText(e)}`);
+      this.logLine(`vmbus: relid ${rec.relid} (${rec.vsp.offer.name}): VSP close() threw: ${errorText(e)}`, true);
     }
   }
 
@@ -541,12 +542,12 @@ export class VmbusServer {
 
   private synicPost(vp: number, m: Uint8Array, name: string): void {
     const st = this.synic.postMessage(vp, VMBUS_MESSAGE_SINT, HVMSG_CHANNEL, m);
-    if (st !== 0) this.logLine(`vmbus: posting ${name} to VP ${vp} failed: status ${st}`);
+    if (st !== 0) this.logLine(`vmbus: posting ${name} to VP ${vp} failed: status ${st}`, true);
   }
 
   private refuse(why: string): void {
     this.counters.refused++;
-    this.logLine(`vmbus: refused ${why}`);
+    this.logLine(`vmbus: refused ${why}`, true);
   }
 }
 
