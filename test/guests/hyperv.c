@@ -6,10 +6,8 @@
  * and the Linux headers (include/asm-generic/hyperv-tlfs.h, arch/x86/include/asm/hyperv-tlfs.h).
  * Lines starting "hv " carry values the host-side test compares with its own expectations.
  */
-#include "rt.h"
+#include "hv.h"
 
-#define HV_X64_MSR_GUEST_OS_ID		0x40000000
-#define HV_X64_MSR_HYPERCALL		0x40000001
 #define HV_X64_MSR_VP_INDEX		0x40000002
 #define HV_X64_MSR_VP_RUNTIME		0x40000010
 #define HV_X64_MSR_TIME_REF_COUNT	0x40000020
@@ -19,25 +17,18 @@
 #define HV_X64_MSR_EOI			0x40000070
 #define HV_X64_MSR_TPR			0x40000072
 #define HV_X64_MSR_VP_ASSIST_PAGE	0x40000073
-#define HV_X64_MSR_SCONTROL		0x40000080
 
-#define HV_STATUS_SUCCESS			0
 #define HV_STATUS_INVALID_HYPERCALL_CODE	2
 #define HV_STATUS_INVALID_HYPERCALL_INPUT	3
 #define HV_STATUS_INVALID_ALIGNMENT		4
-#define HV_STATUS_INVALID_PARAMETER		5
 #define HV_STATUS_ACCESS_DENIED			6
 
 #define HVCALL_NOTIFY_LONG_SPIN_WAIT	0x0008
 #define HVCALL_CREATE_PARTITION		0x0040
 #define HVCALL_GET_PARTITION_ID		0x0046
-#define HVCALL_POST_MESSAGE		0x005c
-#define HVCALL_SIGNAL_EVENT		0x005d
-#define HV_HYPERCALL_FAST_BIT		(1UL << 16)
 #define HV_HYPERCALL_REP_COMP_1		(1UL << 32)
 
 /* Linux 6.1.119's guest OS ID: 0x8100 << 48 | LINUX_VERSION_CODE << 16 (hv_generate_guest_id). */
-#define LINUX_GUEST_ID	0x8100000601770000UL
 
 struct tsc_page { volatile u32 seq; u32 rsvd; volatile u64 scale; volatile s64 offset; };
 
@@ -57,16 +48,6 @@ static inline u64 rd_tsc(void) {
 	return ((u64)hi << 32) | lo;
 }
 
-/* hv_do_hypercall: RCX control, RDX input, R8 output, status in RAX; RCX, RDX, R8-R11 clobbered. */
-static u64 hv_call(u64 control, u64 in, u64 out) {
-	u64 status;
-	register u64 r8 __asm__("r8") = out;
-	__asm__ volatile("call *%[pg]"
-		: "=a"(status), "+c"(control), "+d"(in), "+r"(r8)
-		: [pg] "m"(hv_hypercall_pg)
-		: "cc", "memory", "r9", "r10", "r11");
-	return status;
-}
 
 /* hv_read_tsc_page_tsc, as Linux reads it: sequence, scale, offset, RDTSC, sequence again. */
 static u64 read_tsc_page(struct tsc_page *pg, u64 *tsc) {

@@ -5,19 +5,10 @@
  * get a VERSION_RESPONSE: the server refused everything without dying, and the host (test/vmwp/vmbus-flood)
  * checks that its stderr got only a trickle of lines. Layouts: contract §6, include/linux/hyperv.h.
  */
-#include "rt.h"
+#include "hv.h"
 
-#define HV_X64_MSR_GUEST_OS_ID	0x40000000
-#define HV_X64_MSR_HYPERCALL	0x40000001
-#define HV_X64_MSR_SCONTROL	0x40000080
-#define HV_X64_MSR_SIEFP	0x40000082
-#define HV_X64_MSR_SIMP		0x40000083
-#define HV_X64_MSR_EOM		0x40000084
-#define HV_X64_MSR_SINT0	0x40000090
 #define VMBUS_SINT		2
 #define CALLBACK_VECTOR		0xf3
-#define HVCALL_POST_MESSAGE	0x005c
-#define LINUX_GUEST_ID	0x8100000601770000UL
 #define FLOOD		20000
 
 #define CHANNELMSG_OPENCHANNEL		5
@@ -26,15 +17,6 @@
 #define CHANNELMSG_INITIATE_CONTACT	14
 #define CHANNELMSG_VERSION_RESPONSE	15
 
-struct hv_message {
-	volatile u32 type;
-	u8 payload_size;
-	volatile u8 flags;
-	u8 rsvd[2];
-	u64 sender;
-	u8 payload[240];
-};
-struct post_message_input { u32 connection_id, reserved, message_type, payload_size; u8 payload[240]; };
 
 static u8 hc_pg_mem[4096] __attribute__((aligned(4096)));
 static u8 simp_mem[4096] __attribute__((aligned(4096)));
@@ -43,15 +25,6 @@ static u8 monitor_mem[2][4096] __attribute__((aligned(4096)));
 static struct post_message_input post_in __attribute__((aligned(4096)));
 void *hv_hypercall_pg;
 
-static u64 hv_call(u64 control, u64 in, u64 out) {
-	u64 status;
-	register u64 r8 __asm__("r8") = out;
-	__asm__ volatile("call *%[pg]"
-		: "=a"(status), "+c"(control), "+d"(in), "+r"(r8)
-		: [pg] "m"(hv_hypercall_pg)
-		: "cc", "memory", "r9", "r10", "r11");
-	return status;
-}
 
 static volatile int interrupts;
 static int on_interrupt(struct rt_frame *f) {
