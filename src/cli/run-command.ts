@@ -7,6 +7,7 @@ import { HvError } from '../winhv/index.js';
 import { openDisk, StorageError, type Disk } from '../storage/index.js';
 import { MAX_GUEST_MEMORY, VmConfigError, VmWorker, type ControlServer, type ResetAction, type ClockMode, type VmExit } from '../vmwp/index.js';
 import { endBySignal, exitStatus } from './run-exit.js';
+import { ArgReader } from './arg-reader.js';
 import { parseMemorySize, UsageError } from './size-option.js';
 import { startControl } from './run-control.js';
 import { DEFAULT_SHUTDOWN_TIMEOUT_MS, handleStopSignals } from './stop-signals.js';
@@ -99,54 +100,29 @@ function parseRunArgs(argv: string[]): RunOptions | 'help' {
   const disks: DiskOption[] = [];
   let onReset: ResetAction | undefined;
   let clock: ClockMode | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const eq = a.indexOf('=');
-    const name = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
-    const inline = a.startsWith('--') && eq > 0 ? a.slice(eq + 1) : undefined;
-    const value = (): string => {
-      if (inline !== undefined) return inline;
-      const v = argv[++i];
-      if (v === undefined) throw new UsageError(`${name} needs a value`);
-      return v;
-    };
+  const r = new ArgReader(argv);
+  for (let name = r.next(); name !== null; name = r.next()) {
     switch (name) {
       case '-h': case '--help': return 'help';
-      case '--kernel': kernel = value(); break;
-      case '--initrd': initrd = value(); break;
-      case '--append': cmdline = value(); break;
-      case '--memory': case '-m': memoryBytes = parseMemorySize(name, value()); break;
+      case '--kernel': kernel = r.value(); break;
+      case '--initrd': initrd = r.value(); break;
+      case '--append': cmdline = r.value(); break;
+      case '--memory': case '-m': memoryBytes = parseMemorySize(name, r.value()); break;
       case '--trace-exits': traceExits = true; break;
-      case '--control': control = value(); if (control === '') throw new UsageError('--control needs a path'); break;
-      case '--shutdown-timeout': {
-        const v = value();
-        const s = Number(v);
-        if (!/^\d+(\.\d+)?$/.test(v) || !(s > 0) || s > 86_400) throw new UsageError(`--shutdown-timeout takes seconds, more than 0 and at most 86400 (got "${v}")`);
-        shutdownTimeoutMs = Math.round(s * 1000);
-        break;
-      }
+      case '--control': control = r.value(); if (control === '') throw new UsageError('--control needs a path'); break;
+      case '--shutdown-timeout': shutdownTimeoutMs = r.secondsMs(86_400); break;
       case '--trace-vmbus': traceVmbus = true; break;
       case '--disk': {
-        const v = value();
+        const v = r.value();
         const ro = v.endsWith(',ro');
         const path = ro ? v.slice(0, -3) : v;
         if (path === '') throw new UsageError('--disk needs a file');
         disks.push({ path, readOnly: ro });
         break;
       }
-      case '--on-reset': {
-        const v = value();
-        if (v !== 'reboot' && v !== 'stop') throw new UsageError(`--on-reset takes reboot or stop (got "${v}")`);
-        onReset = v;
-        break;
-      }
-      case '--clock': {
-        const v = value();
-        if (v !== 'host' && v !== 'virtual') throw new UsageError(`--clock takes host or virtual (got "${v}")`);
-        clock = v;
-        break;
-      }
-      default: throw new UsageError(a.startsWith('-') ? `unknown option ${name} for run` : `unexpected argument "${a}"`);
+      case '--on-reset': onReset = r.choice(['reboot', 'stop'] as const); break;
+      case '--clock': clock = r.choice(['host', 'virtual'] as const); break;
+      default: throw new UsageError(r.arg.startsWith('-') ? `unknown option ${name} for run` : `unexpected argument "${r.arg}"`);
     }
   }
   if (kernel === undefined) throw new UsageError('run needs --kernel <file>');

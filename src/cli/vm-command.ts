@@ -5,6 +5,7 @@ import { createConnection } from 'node:net';
 import {
   encodeRequest, KVP_POOLS, parsePool, parseReply, type ControlOp, type ControlReply,
 } from '../vmwp/index.js';
+import { ArgReader } from './arg-reader.js';
 import { UsageError } from './size-option.js';
 
 export const VM_HELP = `Usage: hypatia vm <command> [--control <socket>] [options]
@@ -54,39 +55,24 @@ function parseVmArgs(argv: string[]): VmArgs | 'help' {
   let pool: number | undefined;
   let reason: string | undefined;
   const words: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const eq = a.indexOf('=');
-    const name = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
-    const inline = a.startsWith('--') && eq > 0 ? a.slice(eq + 1) : undefined;
-    const value = (): string => {
-      if (inline !== undefined) return inline;
-      const v = argv[++i];
-      if (v === undefined) throw new UsageError(`${name} needs a value`);
-      return v;
-    };
+  const r = new ArgReader(argv);
+  for (let name = r.next(); name !== null; name = r.next()) {
     switch (name) {
       case '-h': case '--help': return 'help';
-      case '--control': control = value(); break;
+      case '--control': control = r.value(); break;
       case '--json': json = true; break;
-      case '--timeout': {
-        const v = value();
-        const s = Number(v);
-        if (!/^\d+(\.\d+)?$/.test(v) || !(s > 0) || s > 3600) throw new UsageError(`--timeout takes seconds, more than 0 and at most 3600 (got "${v}")`);
-        timeoutMs = Math.round(s * 1000);
-        break;
-      }
+      case '--timeout': timeoutMs = r.secondsMs(3600); break;
       case '--pool': {
-        const v = value();
+        const v = r.value();
         pool = parsePool(/^\d+$/.test(v) ? Number(v) : v);
         if (pool === undefined) throw new UsageError(`--pool takes 0-4 or ${KVP_POOLS.join(', ')} (got "${v}")`);
         break;
       }
-      case '--reason': reason = value(); break;
-      case '--': words.push(...argv.slice(i + 1)); i = argv.length; break;
+      case '--reason': reason = r.value(); break;
+      case '--': words.push(...r.rest()); break;
       default:
-        if (a.startsWith('-') && a !== '-') throw new UsageError(`unknown option ${name} for vm`);
-        words.push(a);
+        if (r.arg.startsWith('-') && r.arg !== '-') throw new UsageError(`unknown option ${name} for vm`);
+        words.push(r.arg);
     }
   }
   if (words.length === 0) throw new UsageError('vm needs a command (status, heartbeat, kvp, shutdown, reboot, stop)');
