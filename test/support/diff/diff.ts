@@ -36,7 +36,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -342,6 +342,40 @@ export function nativeRunner(): string {
 
 // ---------------------------------------------------------------- case state
 
+/**
+ * Run the native runner on one chunk's input. The input goes through a file, not a pipe: a runner that dies part
+ * way must show its exit status, signal and stderr, which a pipe would hide behind EPIPE. A runner killed by
+ * SIGKILL (something outside it, such as the OOM killer on a loaded machine) is run once more, saying so; any
+ * other failure is the test's.
+ */
+export function runRunner(input: Buffer): ReturnType<typeof spawnSync> & { stdout: Buffer } {
+  ensureCache();
+  const file = join(CACHE_DIR, `input-${process.pid}-${chunkSeq++}`);
+  writeFileSync(file, input);
+  try {
+    for (let attempt = 1; ; attempt++) {
+      const fd = openSync(file, 'r');
+      let r: ReturnType<typeof spawnSync>;
+      try {
+        r = spawnSync(nativeRunner(), [], { stdio: [fd, 'pipe', 'pipe'], maxBuffer: 1 << 30, timeout: 300_000 });
+      } finally {
+        closeSync(fd);
+      }
+      const stderr = r.stderr === null ? '' : r.stderr.toString();
+      if (r.error === undefined && r.status === 0) return r as ReturnType<typeof spawnSync> & { stdout: Buffer };
+      const why = `native runner failed (${r.error !== undefined ? `${r.error.message}, ` : ''}status ${r.status}, signal ${r.signal})${stderr ? `: ${stderr}` : ''}`;
+      if (r.signal === 'SIGKILL' && r.error === undefined && attempt === 1) {
+        console.log(`# ${why}; killed from outside, running the chunk again`);
+        continue;
+      }
+      throw new Error(why);
+    }
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
+let chunkSeq = 0;
+
 /** Per case: 16 GPRs as (lo, hi), then flags. */
 const CASE_INTS = 34;
 
@@ -505,9 +539,7 @@ function runNative(bytes: Uint8Array[], offs: number[], batch: Batch, window: nu
   }
   if (words !== undefined) body.set(new Uint8Array(words.buffer, 0, words.byteLength));
   for (let c = 0; c < n; c++) body.set(batch.mem.subarray(c * window, (c + 1) * window), c * caseBytes + 8 + 4 * CASE_INTS);
-  const r = spawnSync(nativeRunner(), [], { input: buf, maxBuffer: 1 << 30, timeout: 300_000 });
-  if (r.error) throw r.error;
-  if (r.status !== 0) throw new Error(`native runner failed (status ${r.status}, signal ${r.signal}): ${r.stderr.toString()}`);
+  const r = runRunner(buf);
   // Copy once into an aligned buffer and read it as int32 words.
   const out = new Int32Array(new Uint8Array(r.stdout).buffer, 0, r.stdout.length >> 2);
   const outBytes = new Uint8Array(out.buffer);

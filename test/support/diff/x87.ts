@@ -25,7 +25,7 @@ import { BareMachine } from '../bare-machine.js';
 import { LZ_NONE } from '../../../src/vp/x86/flags.js';
 import { S_LZ_OP, S_RFLAGS, S_RIP } from '../../../src/vp/x86/state.js';
 import type { Fault } from '../../../src/vp/x86/interrupts.js';
-import { DATA, type DiffForm, nativeRunner, Rng } from './diff.js';
+import { DATA, type DiffForm, Rng, runRunner } from './diff.js';
 
 export const FCW_OFF = 0x00;
 export const A_OFF = 0x10;
@@ -487,9 +487,7 @@ export function runTolerance(list: TolForm[], seed = 0x7e5): TolReport {
       const nc = Buffer.alloc(4); nc.writeUInt32LE(form.cases, 0);
       parts.push(hdr, sn, code, nc);
       for (const w of wins) { const cs = Buffer.alloc(8 + 136); cs.writeBigUInt64LE(BigInt(DATA + 0x1c0), 8 + 32); parts.push(cs, w); }
-      const r = spawnSync(nativeRunner(), [], { input: Buffer.concat(parts), maxBuffer: 1 << 28 });
-      if (r.status !== 0) throw new Error(`native runner failed: ${r.stderr.toString()}`);
-      const out = r.stdout;
+      const out = runRunner(Buffer.concat(parts)).stdout;
       let q = 0;
       m.load(0x100000, Buffer.concat([code, Buffer.from([0xf4])]));
       for (let c = 0; c < form.cases; c++) {
