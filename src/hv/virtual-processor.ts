@@ -15,7 +15,7 @@ import { DispatchEvent, DispatchState, InterceptAccess } from './hypercall/layou
 import { HvMessageType, InterceptAccessType, InterceptMessage, MessageLayout } from './intercept-message.js';
 import { MSR_DONE, MSR_DONE_FORWARD, MSR_NOT_SYNTHETIC, readSyntheticMsr, usable, VpEnlightenments, writeSyntheticMsr } from './enlightenments/index.js';
 import { Privilege } from './privileges.js';
-import { Synic, SYNIC_MSR_FIRST, SYNIC_MSR_LAST, type SynicHost } from './synic/index.js';
+import { Synic, SYNIC_MSR_FIRST, SYNIC_MSR_LAST, SyntheticTimers, type SynicHost } from './synic/index.js';
 import type { Partition } from './partition.js';
 import {
   APIC_BASE_MSR, apicBaseWriteAllowed, LocalApic, routeInterrupt, TSC_DEADLINE_MSR, X2APIC_MSR_FIRST, X2APIC_MSR_LAST,
@@ -93,7 +93,7 @@ export class VirtualProcessor implements VpPlatform, ApicHost, SynicHost {
   }
 
   /**
-   * Run for up to `budget` instructions of virtual time. The run stops at each APIC timer expiry, so a timer
+   * Run for up to `budget` instructions of virtual time. The run stops at each APIC or synthetic timer expiry, so a timer
    * interrupt arrives at its exact point in the instruction stream. A VP halted with interrupts enabled
    * fast-forwards virtual time to the next expiry that can wake it (no waiting), and is BLOCKED only when
    * nothing but an interrupt from the root can wake it.
@@ -107,17 +107,20 @@ export class VirtualProcessor implements VpPlatform, ApicHost, SynicHost {
       this.interceptSuspended = false;
     }
     this.partition.counters.dispatches++;
-    const apic = this.apic;
+    const apic = this.apic, timers = this.synic.timers;
     const end = this.instructionTime + budget;
     this.stopRequested = false;
     for (;;) {
       const now = this.instructionTime;
       apic.pollTimer(now * TSC_TICKS_PER_INSTRUCTION);
+      timers.poll(now * TSC_TICKS_PER_INSTRUCTION);
       if (this.halted) {
         if (this.cpu.nmiPending || apic.highestDeliverable() >= 0) {
           this.halted = false;
         } else {
-          const wake = apic.timerCanWake() ? this.timerDeadlineInstructions() : Infinity;
+          // The earliest expiry that can wake it: the APIC timer's or a synthetic timer's.
+          const ticks = Math.min(apic.timerCanWake() ? apic.timerDeadline() : Infinity, timers.wakeDeadline());
+          const wake = ticks === Infinity ? Infinity : Math.ceil(ticks / TSC_TICKS_PER_INSTRUCTION);
           if (wake === Infinity) {
             out.state = DispatchState.BLOCKED;
             out.event = DispatchEvent.SUSPEND;
@@ -175,9 +178,9 @@ export class VirtualProcessor implements VpPlatform, ApicHost, SynicHost {
     }
   }
 
-  /** The APIC timer's next expiry as an instruction time (rounded up); Infinity when it would raise nothing. */
+  /** The next APIC or synthetic timer expiry as an instruction time (rounded up); Infinity when none is armed. */
   private timerDeadlineInstructions(): number {
-    const t = this.apic.timerDeadline();
+    const t = Math.min(this.apic.timerDeadline(), this.synic.timers.deadline());
     return t === Infinity ? Infinity : Math.ceil(t / TSC_TICKS_PER_INSTRUCTION);
   }
 
@@ -299,6 +302,7 @@ export class VirtualProcessor implements VpPlatform, ApicHost, SynicHost {
     const r = readSyntheticMsr(this, msr, out);
     if (r !== MSR_NOT_SYNTHETIC) return r === MSR_DONE;
     if (this.synicMsr(msr)) return this.synic.rdmsr(msr, out);
+    if (this.stimerMsr(msr)) return this.synic.timers.rdmsr(msr, out);
     // The local APIC's MSRs are the hypervisor's (IA32_APIC_BASE itself is kept in the state page).
     if (msr >= X2APIC_MSR_FIRST && msr <= X2APIC_MSR_LAST) return this.apic.rdmsr(msr, out);
     if (msr === TSC_DEADLINE_MSR) { this.apic.readDeadline(out); return true; }
@@ -325,6 +329,7 @@ export class VirtualProcessor implements VpPlatform, ApicHost, SynicHost {
     }
     if (r !== MSR_NOT_SYNTHETIC) return r === MSR_DONE;
     if (this.synicMsr(msr)) return this.synic.wrmsr(msr, lo, hi);
+    if (this.stimerMsr(msr)) return this.synic.timers.wrmsr(msr, lo, hi);
     if (msr >= X2APIC_MSR_FIRST && msr <= X2APIC_MSR_LAST) return this.apic.wrmsr(msr, lo, hi);
     if (msr === TSC_DEADLINE_MSR) { this.apic.writeDeadline(lo, hi); return true; }
     if (msr === APIC_BASE_MSR) return this.writeApicBase(lo, hi);
@@ -358,6 +363,12 @@ export class VirtualProcessor implements VpPlatform, ApicHost, SynicHost {
     return msr >= SYNIC_MSR_FIRST && msr <= SYNIC_MSR_LAST && usable(this.partition.privileges, Privilege.ACCESS_SYNIC_MSRS);
   }
 
+  /** STIMER0-3 CONFIG/COUNT of a partition holding AccessSyntheticTimerRegs and the SynIC they deliver through. */
+  private stimerMsr(msr: number): boolean {
+    return SyntheticTimers.claims(msr) && usable(this.partition.privileges, Privilege.ACCESS_SYNTHETIC_TIMER_MSRS)
+      && usable(this.partition.privileges, Privilege.ACCESS_SYNIC_MSRS);
+  }
+
   private msrIntercepted(msr: number, access: number): boolean {
     const p = this.partition;
     if (p.interceptHandler === null) return false;
@@ -385,6 +396,10 @@ export class VirtualProcessor implements VpPlatform, ApicHost, SynicHost {
 
   raiseSynicInterrupt(vector: number): void {
     this.apic.accept(vector, false);
+  }
+
+  canWake(vector: number): boolean {
+    return this.apic.canWake(vector);
   }
 
   // ------------------------------------------------------------ ApicHost (what the local APIC sees of its VP)

@@ -17,14 +17,19 @@ export interface VidPartitionConfig {
   /** Number of VPs (default 1). */
   vpCount?: number;
   /**
-   * Give the guest the SynIC: its MSRs (AccessSynicRegs), HvCallPostMessage and HvCallSignalEvent. Set when the
+   * Give the guest the SynIC: its MSRs (AccessSynicRegs), the synthetic timers (AccessSyntheticTimerRegs),
+   * HvCallPostMessage and HvCallSignalEvent. Set when the
    * root will serve VMBus for this partition; without a server behind its connections a guest could only wait.
    */
   synic?: boolean;
 }
 
-/** The privileges `synic` adds to the hypervisor's defaults (CPUID 0x40000003 then reports them). */
-const SYNIC_PRIVILEGES = (1n << BigInt(Privilege.ACCESS_SYNIC_MSRS)) | (1n << BigInt(Privilege.POST_MESSAGES)) | (1n << BigInt(Privilege.SIGNAL_EVENTS));
+/**
+ * The privileges `synic` adds to the hypervisor's defaults (CPUID 0x40000003 then reports them): the SynIC, its
+ * connections, and the synthetic timers that deliver through it (Linux's clockevent).
+ */
+const SYNIC_PRIVILEGES = (1n << BigInt(Privilege.ACCESS_SYNIC_MSRS)) | (1n << BigInt(Privilege.ACCESS_SYNTHETIC_TIMER_MSRS))
+  | (1n << BigInt(Privilege.POST_MESSAGES)) | (1n << BigInt(Privilege.SIGNAL_EVENTS));
 
 /**
  * The root's side of the partition's SynIC (the shape of src/vmbus's SynicPort, which VID does not import).
@@ -115,6 +120,14 @@ export class VidPartition {
   /** VP `vp`'s reference time: 100 ns units of virtual time since the partition started (HvRegisterTimeRefCount). */
   referenceTime(vp: number): number {
     return Number(this.getRegisters(vp, [HvRegister.TimeRefCount])[0] as bigint);
+  }
+
+  /**
+   * Move VP `vp`'s clock forward to `referenceTime` (100 ns units); the hypervisor refuses a step back. Timers
+   * that fall due in the jump fire at the VP's next instruction boundary.
+   */
+  setReferenceTime(vp: number, referenceTime: number): void {
+    this.setRegisters(vp, [[HvRegister.TimeRefCount, BigInt(referenceTime)]]);
   }
 
   /** RIP, RSP, RFLAGS and CR0/CR3/CR4 as hex strings, for error messages and tracing. */

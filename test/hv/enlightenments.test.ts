@@ -81,18 +81,20 @@ test('CPUID 0x40000003 follows the privileges the root sets, and reports only im
   const dv = new DataView(r.memory.buffer);
   const inGpa = r.rootFirstPage * 4096;
   // HvCallSetPartitionProperty(PRIVILEGE_FLAGS): hypercall MSRs (5), VP index (6), SynIC (2), AccessPartitionId
-  // (33), PostMessages (36), and synthetic timers (3, not implemented).
+  // (33), PostMessages (36), synthetic timers (3) and the reset MSR (7, not implemented).
   dv.setBigUint64(inGpa, BigInt(s.p.id), true);
   dv.setUint32(inGpa + 8, 0x00010000, true);
-  dv.setBigUint64(inGpa + 16, (1n << 5n) | (1n << 6n) | (1n << 2n) | (1n << 3n) | (1n << 33n) | (1n << 36n), true);
+  dv.setBigUint64(inGpa + 16, (1n << 5n) | (1n << 6n) | (1n << 2n) | (1n << 3n) | (1n << 7n) | (1n << 33n) | (1n << 36n), true);
   r.hypercall(0x0045, 0, inGpa, 0, 0, 0);
   assert.equal(r.result[0], 0);
-  assert.deepEqual(leaf(s.p, 0x40000003), { eax: 0x64, ebx: 0x12, ecx: 0, edx: 0x00040400 }, 'no frequency MSRs without their privilege (the crash MSRs need none)');
+  // EDX bit 19: direct-mode synthetic timers, reported with the timers.
+  assert.deepEqual(leaf(s.p, 0x40000003), { eax: 0x6c, ebx: 0x12, ecx: 0, edx: 0x000c0400 }, 'no frequency MSRs without their privilege (the crash MSRs need none)');
   // Without the privilege the MSRs are not the hypervisor's: #GP (no root intercept installed).
   assert.equal(rd(s.vp, 0x40000020), 'gp', 'TIME_REF_COUNT');
   assert.equal(rd(s.vp, 0x40000022), 'gp', 'TSC_FREQUENCY');
   assert.equal(rd(s.vp, 0x40000080), 0n, 'SCONTROL: the SynIC privilege is held');
-  assert.equal(rd(s.vp, 0x400000b0), 'gp', 'STIMER0_CONFIG: synthetic-timer privilege held but not implemented');
+  assert.equal(rd(s.vp, 0x400000b0), 0n, 'STIMER0_CONFIG: the synthetic-timer and SynIC privileges are held');
+  assert.equal(rd(s.vp, 0x40000003), 'gp', 'HV_X64_MSR_RESET: privilege held but not implemented');
   assert.equal(rd(s.vp, 0x40000002), 0n, 'VP_INDEX still there');
 });
 

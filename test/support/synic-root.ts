@@ -1,6 +1,6 @@
-// A test-only root for test/guests/synic.c: `hypatia run` (the CLI's own main) with a hook that, for each child
-// partition the worker creates, grants the SynIC privileges and serves two connections through the root's
-// SynIC API — connection 4: HvPostMessage {n} -> n messages back to VP 0's SINT2 (type 1, payload [0xa0+i, i]);
+// A test-only root for test/guests/synic.c and stimer.c: `hypatia run` (the CLI's own main) with a hook that, for
+// each child partition the worker creates, grants the SynIC privileges (with the synthetic timers', as VID's synic
+// option does) and serves two connections through the root's SynIC API — connection 4: HvPostMessage {n} -> n messages back to VP 0's SINT2 (type 1, payload [0xa0+i, i]);
 // connection 0x2001: HvSignalEvent flag f -> SIEF flag f + 2 of VP 0's SINT2. The product CLI has no such
 // hook: VMBus will be the first real user of this API. At exit it prints what it served on stderr.
 import { Hypervisor, Privilege, type Partition } from '../../src/hv/index.js';
@@ -11,7 +11,7 @@ const original = Hypervisor.prototype.newChildPartition;
 Hypervisor.prototype.newChildPartition = function (this: Hypervisor, parent: Partition, flags: number): Partition | null {
   const p = original.call(this, parent, flags);
   if (p === null) return p;
-  p.privileges.lo |= 1 << Privilege.ACCESS_SYNIC_MSRS;
+  p.privileges.lo |= (1 << Privilege.ACCESS_SYNIC_MSRS) | (1 << Privilege.ACCESS_SYNTHETIC_TIMER_MSRS);
   p.privileges.hi |= (1 << (Privilege.POST_MESSAGES - 32)) | (1 << (Privilege.SIGNAL_EVENTS - 32));
   p.privilegesChanged();
   const root = this.rootInterface();

@@ -1,5 +1,5 @@
-// VID's SynIC option: a partition created with `synic` has the SynIC privileges (AccessSynicRegs, PostMessages,
-// SignalEvents) and its guest sees them in CPUID 0x40000003 — the bits Linux's hv_vmbus relies on; one created
+// VID's SynIC option: a partition created with `synic` has the SynIC privileges (AccessSynicRegs, the synthetic
+// timers, PostMessages, SignalEvents) and its guest sees them in CPUID 0x40000003 — the bits Linux's hv_vmbus relies on; one created
 // without has none. The root's SynIC handle and the guest-page view reach that partition and nothing else.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,18 +9,18 @@ import { entryState, writeBootStructures } from '../../src/firmware/index.js';
 import { CODE, le } from '../hv/child.js';
 
 const MiB = 1 << 20;
-const SYNIC_BITS = { eax: 1 << Privilege.ACCESS_SYNIC_MSRS, ebx: (1 << (Privilege.POST_MESSAGES - 32)) | (1 << (Privilege.SIGNAL_EVENTS - 32)) };
+const SYNIC_BITS = { eax: (1 << Privilege.ACCESS_SYNIC_MSRS) | (1 << Privilege.ACCESS_SYNTHETIC_TIMER_MSRS), ebx: (1 << (Privilege.POST_MESSAGES - 32)) | (1 << (Privilege.SIGNAL_EVENTS - 32)) };
 
 /** CPUID 0x40000003 as the guest executes it: mov eax, 0x40000003; cpuid; hlt. */
-function guestFeatureLeaf(winhv: WinHv, synic: boolean): { eax: number; ebx: number; part: VidPartition } {
+function guestFeatureLeaf(winhv: WinHv, synic: boolean): { eax: number; ebx: number; edx: number; part: VidPartition } {
   const part = VidPartition.create(winhv, { memoryBytes: 2 * MiB, synic });
   writeBootStructures(part.memory);
   part.memory.write(CODE, Uint8Array.of(0xb8, ...le(0x40000003, 4), 0x0f, 0xa2, 0xf4));
   part.setInitialState(0, entryState(CODE));
   part.setInterceptHandler(() => {});
   part.run(0, 100_000);
-  const [rax, rbx] = part.getRegisters(0, [HvRegister.Rax, HvRegister.Rbx]) as bigint[];
-  return { eax: Number(rax), ebx: Number(rbx), part };
+  const [rax, rbx, rdx] = part.getRegisters(0, [HvRegister.Rax, HvRegister.Rbx, HvRegister.Rdx]) as bigint[];
+  return { eax: Number(rax), ebx: Number(rbx), edx: Number(rdx), part };
 }
 
 test('synic: the partition holds the SynIC privileges and its guest sees them in CPUID 0x40000003', () => {
@@ -29,8 +29,12 @@ test('synic: the partition holds the SynIC privileges and its guest sees them in
   const withSynic = guestFeatureLeaf(winhv, true);
   assert.equal(plain.eax & SYNIC_BITS.eax, 0, 'no SynIC MSRs without the option');
   assert.equal(plain.ebx & SYNIC_BITS.ebx, 0, 'no PostMessages/SignalEvents without the option');
-  assert.equal(withSynic.eax & SYNIC_BITS.eax, SYNIC_BITS.eax, 'EAX bit 2: SynIC MSRs');
+  assert.equal(withSynic.eax & SYNIC_BITS.eax, SYNIC_BITS.eax, 'EAX bits 2, 3: SynIC MSRs, synthetic timers');
   assert.equal(withSynic.ebx & SYNIC_BITS.ebx, SYNIC_BITS.ebx, 'EBX bits 4, 5: PostMessages, SignalEvents');
+  // EDX bit 19: direct-mode synthetic timers (Linux's STIMER0 at vector 0xED), only with the timers.
+  assert.equal(plain.edx & (1 << 19), 0, 'no direct-mode timers without the option');
+  assert.equal(withSynic.edx & ~(1 << 19), plain.edx, 'EDX bit 19 with the option, nothing else');
+  assert.notEqual(withSynic.edx & (1 << 19), 0, 'EDX bit 19: direct-mode timers');
   // Nothing else changes: the rest of the leaf is the hypervisor's default for a child.
   assert.equal(withSynic.eax & ~SYNIC_BITS.eax, plain.eax);
   assert.equal(withSynic.ebx & ~SYNIC_BITS.ebx, plain.ebx);

@@ -236,8 +236,12 @@ export class LocalApic implements ApicIdentity {
   /** Would the timer's expiry wake a halted VP (an interrupt that becomes deliverable)? */
   timerCanWake(): boolean {
     const e = this.lvt[LVT_TIMER];
-    if ((e & LVT_MASKED) !== 0 || !this.enabled) return false;
-    const v = e & 0xff;
+    return (e & LVT_MASKED) === 0 && this.canWake(e & 0xff);
+  }
+
+  /** Would a fixed interrupt at `v` arriving now become deliverable (it is not pending already, beats PPR)? */
+  canWake(v: number): boolean {
+    if (!this.enabled) return false;
     return v >= 16 && (this.irr[v >>> 5] & (1 << (v & 31))) === 0 && (v >>> 4) > (this.ppr() >>> 4);
   }
 

@@ -46,10 +46,13 @@ export function composeChildCpuid(t: CpuidTable, privileges: PrivilegeMask, maxV
 
 /** Leaf 0x40000003 from the partition's privileges (call again whenever they change). */
 export function updateFeatureLeaf(t: CpuidTable, privileges: PrivilegeMask): void {
-  const lo = privileges.lo & IMPLEMENTED_PRIVILEGES.lo;
+  let lo = privileges.lo & IMPLEMENTED_PRIVILEGES.lo;
   const hi = privileges.hi & IMPLEMENTED_PRIVILEGES.hi;
+  // The synthetic timers deliver through the SynIC: without its registers their MSRs #GP, so they are not reported.
+  if (((lo >>> Privilege.ACCESS_SYNIC_MSRS) & 1) === 0) lo &= ~(1 << Privilege.ACCESS_SYNTHETIC_TIMER_MSRS);
   // ECX: power management (no C-states beyond C1 are described); EDX: miscellaneous features.
   let edx = FeaturesEdx.HYPERCALL_MSR_LOCK_AVAILABLE | FeaturesEdx.GUEST_CRASH_MSR_AVAILABLE;
   if (((lo >>> Privilege.ACCESS_FREQUENCY_MSRS) & 1) !== 0) edx |= FeaturesEdx.FREQUENCY_MSRS_AVAILABLE;
+  if (((lo >>> Privilege.ACCESS_SYNTHETIC_TIMER_MSRS) & 1) !== 0) edx |= FeaturesEdx.STIMER_DIRECT_MODE_AVAILABLE;
   t.set(key(HvCpuidLeaf.FEATURES), { eax: lo | 0, ebx: hi | 0, ecx: 0, edx });
 }

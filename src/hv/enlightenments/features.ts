@@ -5,7 +5,7 @@
 import { Privilege, PrivilegeMask } from '../privileges.js';
 
 /**
- * Privilege bits whose MSRs or hypercalls exist. Not yet: synthetic timers (3), reset (7), statistics (8),
+ * Privilege bits whose MSRs or hypercalls exist. Not yet: reset (7), statistics (8),
  * guest idle (10), debug (12), reenlightenment (13), TSC invariant controls (15); extended hypercalls (52) and
  * isolation (54) are not offered.
  */
@@ -17,8 +17,10 @@ export const IMPLEMENTED_PRIVILEGES = PrivilegeMask.of(
   Privilege.ACCESS_VP_INDEX,
   Privilege.ACCESS_PARTITION_REFERENCE_TSC,
   Privilege.ACCESS_FREQUENCY_MSRS,
-  // The SynIC (src/hv/synic) and the guest's side of its connections.
+  // The SynIC (src/hv/synic) and the guest's side of its connections; the synthetic timers, which deliver
+  // through it (usable only together with ACCESS_SYNIC_MSRS).
   Privilege.ACCESS_SYNIC_MSRS,
+  Privilege.ACCESS_SYNTHETIC_TIMER_MSRS,
   Privilege.POST_MESSAGES,
   Privilege.SIGNAL_EVENTS,
   // Hypercall privileges the dispatcher honours (the root's management calls, HvCallGetPartitionId).
@@ -57,6 +59,8 @@ export const FeaturesEdx = {
   GUEST_CRASH_MSR_AVAILABLE: 1 << 10,
   /** HV_X64_MSR_HYPERCALL's locked bit is honoured. */
   HYPERCALL_MSR_LOCK_AVAILABLE: 1 << 18,
+  /** Synthetic timers may raise an APIC vector directly (CONFIG bit 12); reported with the timers. */
+  STIMER_DIRECT_MODE_AVAILABLE: 1 << 19,
 } as const;
 
 /** CPUID 0x40000004 EAX: implementation recommendations. */

@@ -84,3 +84,39 @@ export const CONNECTION_ID_MASK = 0x00ffffff;
 
 /** Messages a SINT may queue behind a full slot before a post reports HV_STATUS_INSUFFICIENT_BUFFERS. */
 export const MAX_QUEUED_PER_SINT = 64;
+
+/**
+ * Synthetic timers (TLFS "Synthetic Timers"): four per VP, each a CONFIG/COUNT MSR pair from 0x400000B0
+ * (STIMERn_CONFIG = 0x400000B0 + 2n, STIMERn_COUNT = CONFIG + 1).
+ */
+export const StimerMsr = { FIRST: 0x400000b0, LAST: 0x400000b7 } as const;
+export const STIMER_COUNT = 4;
+
+/**
+ * STIMERn_CONFIG: bit 0 enable, 1 periodic, 2 lazy, 3 auto-enable, 11:4 APIC vector (direct mode), 12 direct
+ * mode, 19:16 SINTx (message mode); bits 15:13, 31:20 and the high half are RsvdZ.
+ */
+export const StimerConfig = {
+  ENABLE: 1,
+  PERIODIC: 2,
+  LAZY: 4,
+  AUTO_ENABLE: 8,
+  VECTOR_SHIFT: 4,
+  VECTOR_MASK: 0xff,
+  DIRECT_MODE: 1 << 12,
+  SINTX_SHIFT: 16,
+  SINTX_MASK: 0xf,
+  RESERVED_LO: ~0xf1fff,
+} as const;
+
+/** HvMessageTypeTimerExpired: a synthetic timer's message-mode expiry. */
+export const HvMessageTypeTimerExpired = 0x80000010;
+
+/** hv_timer_message_payload: u32 timer index, u32 reserved, u64 expiration time, u64 delivery time (100 ns). */
+export const TimerMessagePayload = {
+  timerIndex: 0,
+  reserved: 4,
+  expirationTime: 8,
+  deliveryTime: 16,
+  SIZE: 24,
+} as const;

@@ -8,19 +8,22 @@
 // otherwise it waits in a per-SINT queue and the slot's MessagePending flag tells the guest to write EOM after
 // freeing the slot. EOM (and any later post, or the SINT/SynIC becoming deliverable) retries the queue. A SINT
 // that is masked, or a SynIC/SIM page that is disabled, receives nothing: messages queue for it instead.
+// The synthetic timers (stimer.ts) belong to the SynIC: their message-mode expiries use the same slots.
 import { HvStatus } from '../hypercall/codes.js';
 import { pageFieldValid, pageNumber, ramPageHost, store32 } from '../enlightenments/overlay-page.js';
 import type { Partition } from '../partition.js';
+import { SyntheticTimers, type StimerHost, type TimerMessageSink } from './stimer.js';
 import {
-  EVENT_FLAGS_PER_SINT, HvMessageTypeNone, MAX_QUEUED_PER_SINT, Scontrol, Sint, SINT_COUNT, SlotLayout, SynicMsr,
+  EVENT_FLAGS_PER_SINT, HvMessageTypeNone, HvMessageTypeTimerExpired, MAX_QUEUED_PER_SINT, Scontrol, Sint, SINT_COUNT, SlotLayout, SynicMsr,
   SynicPageMsr, SYNIC_VERSION,
 } from './layout.js';
 
-/** What the SynIC needs of its VP: the partition (to resolve page GPAs), guest memory and the local APIC. */
-export interface SynicHost {
+/**
+ * What the SynIC needs of its VP: the partition (to resolve page GPAs), guest memory, the local APIC and, for the
+ * synthetic timers, virtual time.
+ */
+export interface SynicHost extends StimerHost {
   readonly partition: Partition;
-  /** Raise a fixed, edge-triggered interrupt in this VP's local APIC. */
-  raiseSynicInterrupt(vector: number): void;
 }
 
 /** A message waiting for its slot (copied: the poster's buffer is not ours to keep). */
@@ -31,7 +34,7 @@ interface Queued {
   payload: Uint8Array;
 }
 
-export class Synic {
+export class Synic implements TimerMessageSink {
   scontrol = 0;
   simpLo = 0;
   simpHi = 0;
@@ -42,9 +45,12 @@ export class Synic {
   /** Vectors whose SINT asks for auto-EOI (a 256-bit set, consulted at interrupt acknowledge). */
   private readonly autoEoi = new Int32Array(8);
   readonly stats = { delivered: 0, queued: 0, eoms: 0, interrupts: 0, eventsSignalled: 0, eventsDropped: 0 };
+  /** STIMER0-3 (their MSRs are reached only with the synthetic-timer privilege; see the VP's MSR dispatch). */
+  readonly timers: SyntheticTimers;
 
   constructor(private readonly host: SynicHost, private readonly u8: Uint8Array) {
     for (let i = 0; i < SINT_COUNT; i++) this.queues.push([]);
+    this.timers = new SyntheticTimers(host, this);
   }
 
   // ------------------------------------------------------------ MSRs (false: #GP)
@@ -97,7 +103,10 @@ export class Synic {
       const v = this.sints[i];
       if ((v & (Sint.AUTO_EOI | Sint.MASKED)) === Sint.AUTO_EOI) this.autoEoi[(v & 0xff) >>> 5] |= 1 << (v & 31);
     }
-    if ((lo & Sint.MASKED) === 0) this.retry(n);
+    if ((lo & Sint.MASKED) === 0) {
+      this.retry(n);
+      this.timers.retryWaiting();
+    }
     return true;
   }
 
@@ -151,7 +160,7 @@ export class Synic {
   }
 
   /**
-   * Post a message to SINT `sint` (the root's side, and later the hypervisor's own timers). Validated:
+   * Post a message to SINT `sint` (the root's side; the synthetic timers use postTimerMessage). Validated:
    * SINT 0-15, a non-zero type, at most 240 bytes. SUCCESS means delivered or queued.
    */
   post(sint: number, type: number, payload: Uint8Array, senderLo = 0, senderHi = 0): number {
@@ -171,8 +180,10 @@ export class Synic {
     return this.queues[sint].length;
   }
 
+  /** A slot may have freed or become receivable: the root's queued messages first, then waiting timer expiries. */
   private retryAll(): void {
     for (let n = 0; n < SINT_COUNT; n++) if (this.queues[n].length !== 0) this.retry(n);
+    this.timers.retryWaiting();
   }
 
   /** Move queued messages into SINT n's slot while it is free; flag the slot pending when some must wait. */
@@ -197,6 +208,39 @@ export class Synic {
     store32(u8, at + SlotLayout.messageType, m.type);
     this.stats.delivered++;
     this.raise(n);
+  }
+
+  // ------------------------------------------------------------ timer messages (TimerMessageSink)
+
+  /**
+   * HvMessageTypeTimerExpired into SINT `sint`'s slot. A full slot is flagged MessagePending (the guest then
+   * writes EOM, which retries); false while it must wait.
+   */
+  postTimerMessage(sint: number, payload: Uint8Array): boolean {
+    const at = this.slot(sint);
+    if (at < 0) return false;
+    const u8 = this.u8;
+    if (load32(u8, at + SlotLayout.messageType) !== HvMessageTypeNone) {
+      u8[at + SlotLayout.messageFlags] |= SlotLayout.FLAG_PENDING;
+      return false;
+    }
+    u8.fill(0, at, at + SlotLayout.SIZE);
+    u8.set(payload, at + SlotLayout.payload);
+    u8[at + SlotLayout.payloadSize] = payload.length;
+    if (this.queues[sint].length !== 0) u8[at + SlotLayout.messageFlags] = SlotLayout.FLAG_PENDING;
+    store32(u8, at + SlotLayout.messageType, HvMessageTypeTimerExpired);
+    this.stats.delivered++;
+    this.raise(sint);
+    return true;
+  }
+
+  /** SINT n's vector when a message posted now would land in a free slot and interrupt, else -1. */
+  sintWakeVector(sint: number): number {
+    const v = this.sints[sint];
+    if ((v & Sint.POLLING) !== 0) return -1;
+    const at = this.slot(sint);
+    if (at < 0 || load32(this.u8, at + SlotLayout.messageType) !== HvMessageTypeNone) return -1;
+    return v & Sint.VECTOR_MASK;
   }
 
   // ------------------------------------------------------------ event flags
@@ -228,6 +272,8 @@ export class Synic {
       sints: Array.from(this.sints, (v) => '0x' + (v >>> 0).toString(16)),
       queued: this.queues.map((q) => q.length),
       stats: { ...this.stats },
+      timers: this.timers.inspect(),
+      timerStats: this.timers.inspectStats(),
     };
   }
 }

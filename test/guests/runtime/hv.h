@@ -1,7 +1,7 @@
 /*
  * The Hyper-V guest interface as the test guests use it, the way Linux does (TLFS; include/asm-generic/hyperv-tlfs.h,
- * arch/x86/include/asm/mshyperv.h): synthetic MSR numbers, hypercall codes and statuses, the SynIC message slot
- * and HvPostMessage input layouts, and hv_call through the hypercall page. A guest that includes this defines
+ * arch/x86/include/asm/mshyperv.h): synthetic MSR numbers, hypercall codes and statuses, the SynIC message slot,
+ * synthetic timer and HvPostMessage input layouts, and hv_call through the hypercall page. A guest that includes this defines
  * `void *hv_hypercall_pg` once it has enabled the page.
  */
 #ifndef HYPATIA_GUEST_HV_H
@@ -16,6 +16,21 @@
 #define HV_X64_MSR_SIMP			0x40000083
 #define HV_X64_MSR_EOM			0x40000084
 #define HV_X64_MSR_SINT0		0x40000090
+#define HV_X64_MSR_VP_RUNTIME		0x40000010
+#define HV_X64_MSR_TIME_REF_COUNT	0x40000020
+#define HV_X64_MSR_STIMER0_CONFIG	0x400000b0	/* STIMERn_CONFIG = this + 2n, STIMERn_COUNT = that + 1 */
+#define HV_X64_MSR_STIMER0_COUNT	0x400000b1
+
+/* STIMERn_CONFIG bits and the timer's message (HVMSG_TIMER_EXPIRED, struct hv_timer_message_payload). */
+#define HV_STIMER_ENABLE		(1UL << 0)
+#define HV_STIMER_PERIODIC		(1UL << 1)
+#define HV_STIMER_LAZY			(1UL << 2)
+#define HV_STIMER_AUTOENABLE		(1UL << 3)
+#define HV_STIMER_VECTOR(v)		((u64)(v) << 4)
+#define HV_STIMER_DIRECT		(1UL << 12)
+#define HV_STIMER_SINT(s)		((u64)(s) << 16)
+#define HVMSG_TIMER_EXPIRED		0x80000010
+struct hv_timer_message_payload { u32 timer_index, reserved; u64 expiration_time, delivery_time; };
 
 #define HVCALL_POST_MESSAGE		0x005c
 #define HVCALL_SIGNAL_EVENT		0x005d
