@@ -39,9 +39,10 @@ Options:
                     too): "reboot" starts the VM again with fresh state (RAM zeroed, processor and devices
                     reset, kernel, initrd and tables loaded again) and says so on stderr; "stop" ends the run.
                     Default: reboot for a bzImage, stop for an ELF kernel (test guests fail by triple faulting)
-  --clock <mode>    "host" (default): the guest's time never runs ahead of this machine's clock, so an idle
-                    guest waits in real time and its clock keeps pace; "virtual": idle time is skipped at once
-                    (batch runs finish sooner, but the guest's clock runs ahead of the host's)
+  --clock <mode>    "host" (default): the guest's clock follows this machine's: an idle guest waits in real
+                    time, and a busy one, whose software processor falls behind, has its clock stepped forward;
+                    "virtual": time counts instructions only and idle time is skipped at once (deterministic
+                    runs that finish sooner, but the guest's clock drifts from the host's)
   --disk <file>[,ro]
                     attach a disk image (VHDX, VHD or raw, detected) to the synthetic SCSI controller (storvsp,
                     Linux's hv_storvsc); repeatable: the first is LUN 0 (Linux's /dev/sda), the next LUN 1, ...;

@@ -19,9 +19,10 @@ export interface VmConfig {
    */
   onReset?: ResetAction;
   /**
-   * 'host' (default): virtual time never runs ahead of the host's clock (an idle guest waits in real time, so
-   * its clock keeps pace with the host's). 'virtual': idle time is skipped at once (faster for batch runs and
-   * tests that sleep; the guest's clock then runs ahead of the host's).
+   * 'host' (default): the guest's clock follows the host's. It never runs ahead (an idle guest waits in real
+   * time), and when the busy software processor leaves it behind it is stepped forward to the host's.
+   * 'virtual': time is counted in instructions only and idle time is skipped at once (deterministic; faster for
+   * batch runs and tests that sleep; the guest's clock then drifts from the host's both ways).
    */
   clock?: ClockMode;
   /**

@@ -86,7 +86,7 @@ export class VmWorker {
   private crashSlices = 0;
   /** Set by requestStop; ends the run whatever the boot is doing. */
   private stop: StopReason | null = null;
-  /** Holds virtual time back to the host's clock (null when the config says clock 'virtual'). */
+  /** Keeps virtual time on the host's clock, both ways (null when the config says clock 'virtual'). */
   private readonly pacer: ClockPacer | null;
   /** The VM has VMBus (VmConfig.vmbus, default: a bzImage kernel). */
   readonly hasVmbus: boolean;
@@ -259,7 +259,14 @@ export class VmWorker {
         }
       }
       if (this.end !== null || this.stop !== null) break;
-      const ahead = this.pacer === null ? 0 : this.pacer.delayMs(partition.referenceTime(0));
+      let ahead = 0;
+      if (this.pacer !== null) {
+        const now = partition.referenceTime(0);
+        ahead = this.pacer.delayMs(now);
+        // Busy on the software processor, the guest's clock fell behind the host's: step it forward.
+        const to = this.pacer.catchUpTo(now);
+        if (to >= 0) partition.setReferenceTime(0, to);
+      }
       if (ahead > 0) {
         // The guest is ahead of the host's clock (it skipped idle time): wait for the host to catch up.
         this.console.flush();

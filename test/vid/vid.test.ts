@@ -69,5 +69,19 @@ test("the root reads a VP's reference time (HvRegisterTimeRefCount) as the guest
   assert.ok(guest > 30_000, `the guest's counter advanced with its instructions (${guest})`);
   // The root reads it after two more instructions (rdmsr's successor and hlt): at most one 100 ns step later.
   assert.ok(root >= guest && root <= guest + 1, `root ${root} vs guest ${guest}`);
-  assert.throws(() => c.part.setRegisters(0, [[HvRegister.TimeRefCount, 5n]]), /INVALID_PARAMETER/, 'read-only');
+  assert.throws(() => c.part.setRegisters(0, [[HvRegister.TimeRefCount, 5n]]), /INVALID_REGISTER_VALUE/, 'never backwards');
+});
+
+test("the root moves a VP's clock forward, never back, and the guest's own counter follows", () => {
+  // The same guest: ~400k instructions, then it reads TIME_REF_COUNT and halts.
+  const c = new Child([0xb9, ...le(200000, 4), 0xff, 0xc9, 0x75, 0xfc, 0xb9, ...le(0x40000020, 4), 0x0f, 0x32, 0xf4]);
+  c.part.setReferenceTime(0, 10_000_000); // one second on
+  assert.equal(c.part.referenceTime(0), 10_000_000);
+  c.part.setReferenceTime(0, 10_000_000); // the same time again is not a step back
+  assert.throws(() => c.part.setReferenceTime(0, 9_999_999), /INVALID_REGISTER_VALUE/);
+  assert.throws(() => c.part.setRegisters(0, [[HvRegister.TimeRefCount, 1n << 62n]]), /INVALID_REGISTER_VALUE/, 'absurdly far');
+  c.run(1_000_000);
+  const guest = Number((c.reg('Rdx') << 32n) | (c.reg('Rax') & 0xffffffffn));
+  assert.ok(guest > 10_030_000 && guest < 10_100_000, `the guest's counter went on from the new time (${guest})`);
+  assert.ok(c.part.referenceTime(0) >= guest);
 });

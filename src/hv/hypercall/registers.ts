@@ -20,7 +20,7 @@ export const HvRegister = {
   // The partition's guest crash registers (crash-msrs.ts): the root reads what the guest reported.
   GuestCrashP0: 0x00000210, GuestCrashP1: 0x00000211, GuestCrashP2: 0x00000212, GuestCrashP3: 0x00000213,
   GuestCrashP4: 0x00000214, GuestCrashCtl: 0x00000215,
-  /** The VP's reference time (HV_X64_MSR_TIME_REF_COUNT's value, 100 ns units of virtual time); read-only. */
+  /** The VP's reference time (HV_X64_MSR_TIME_REF_COUNT's value, 100 ns units of virtual time); the root may only move it forward. */
   TimeRefCount: 0x00090004,
 } as const;
 
@@ -31,7 +31,7 @@ export type RegisterTarget =
   | { kind: 'table'; base: RegisterName; limit: RegisterName }
   /** A guest crash register: parameter 0..4, or 5 for the control register. */
   | { kind: 'crash'; index: number }
-  /** The VP's reference counter (read-only): what the root paces virtual time and time sync against. */
+  /** The VP's reference counter: what the root paces virtual time and time sync against (forward-only writes). */
   | { kind: 'time-ref' };
 
 const TARGETS = new Map<number, RegisterTarget>();

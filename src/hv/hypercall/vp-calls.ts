@@ -15,6 +15,8 @@ import type { VirtualProcessor } from '../virtual-processor.js';
 const REP = 0x10000;
 /** Longest slice one dispatch may run (about 10 s of virtual time): keeps the root responsive. */
 const MAX_SLICE_100NS = 100_000_000;
+/** The latest reference time a root may set: about 28 years, keeping instruction counts exact doubles. */
+const MAX_REFERENCE_TIME = 2n ** 52n / BigInt(INSTRUCTIONS_PER_100NS * TSC_TICKS_PER_INSTRUCTION);
 
 export function createVp(hv: Hypervisor, caller: Partition, inOff: number): number {
   const p = childPartition(hv, caller, inOff + CreateVpIn.partitionId);
@@ -104,7 +106,18 @@ export function setVpRegisters(hv: Hypervisor, caller: Partition, inOff: number,
     const t = registerTarget(dv.getUint32(a + RegisterAssoc.name, true));
     if (t === undefined) return HvStatus.INVALID_PARAMETER + i * REP;
     const v = a + RegisterAssoc.value;
-    if (t.kind === 'time-ref') return HvStatus.INVALID_PARAMETER + i * REP; // read-only
+    if (t.kind === 'time-ref') {
+      // The root may move a VP's clock forward, never back (a guest's clocks must stay monotonic): how a root
+      // whose child ran slower than real time keeps the child's clock on the host's. Virtual time jumps as it
+      // does over a halt, so timers that fell due meanwhile fire at the next instruction boundary.
+      const now = vp.instructionTime;
+      const target = u64(dv, v);
+      if (target > MAX_REFERENCE_TIME) return HvStatus.INVALID_REGISTER_VALUE + i * REP;
+      const instructions = Number(target) * INSTRUCTIONS_PER_100NS;
+      if (instructions < Math.floor(now / INSTRUCTIONS_PER_100NS) * INSTRUCTIONS_PER_100NS) return HvStatus.INVALID_REGISTER_VALUE + i * REP;
+      if (instructions > now) vp.skippedInstructions += instructions - now;
+      continue;
+    }
     if (t.kind === 'scalar') {
       const value = u64(dv, v);
       if (!valid(t.name, value)) return HvStatus.INVALID_REGISTER_VALUE + i * REP;
