@@ -45,6 +45,8 @@ export interface VidSynicPort {
 /** Guest RAM page by page (the shape of src/vmbus's GuestPages): the root's 4 KiB behind a guest page frame. */
 export interface VidGuestPages {
   page(pfn: number): Uint8Array | null;
+  /** The root wrote pages pfns[0..count) through page(): the VPs drop code they decoded from them. */
+  written(pfns: ArrayLike<number>, count: number): void;
 }
 
 /** How VidPartition.assertInterrupt addresses and triggers an interrupt. */
@@ -192,16 +194,20 @@ export class VidPartition {
 
   /**
    * Guest RAM by page frame, for VMBus rings and GPADLs: the root page VID mapped at that GPA page, or null
-   * outside RAM. Writes through these views bypass the hypervisor's decoded-code invalidation; they are data
-   * pages (rings, buffers) the guest shares with the host, and a guest executing from them only harms itself.
+   * outside RAM. A writer that may overwrite code the guest runs (a disk read into the page cache of a file
+   * the guest then executes) reports the pages to written(), as a DMA write would be seen by a processor.
+   * Ring buffer writes do not: a guest executing from its own ring pages only harms itself.
    */
   guestPages(): VidGuestPages {
-    const mem = this.winhv.memory, pages = this.ramPages;
+    const mem = this.winhv.memory, pages = this.ramPages, winhv = this.winhv, id = this.id;
     return {
       page: (pfn) => {
         if (!Number.isSafeInteger(pfn) || pfn < 0 || pfn >= pages.length || this.deleted) return null;
         const at = pages[pfn] * PAGE;
         return mem.subarray(at, at + PAGE);
+      },
+      written: (pfns, count) => {
+        if (count > 0 && !this.deleted) winhv.flushGpaPages(id, pfns, count);
       },
     };
   }

@@ -9,6 +9,11 @@ export interface GuestPages {
   /** The 4 KiB of host memory behind guest page frame `pfn`, or null when `pfn` is not RAM of the partition.
    *  The view must start at a multiple of 8 bytes in its buffer (ring headers are read as aligned u32s). */
   page(pfn: number): Uint8Array | null;
+  /**
+   * Optional: the host wrote guest data into pages pfns[0..count) (in any order, possibly repeated), so a
+   * processor must not go on running code it decoded from their old bytes (DMA is coherent on real hardware).
+   */
+  written?(pfns: ArrayLike<number>, count: number): void;
 }
 
 /** One run of guest RAM: guest page frames [firstPfn, firstPfn + bytes.length / 4096) backed by `bytes`. */

@@ -187,6 +187,33 @@ export class WinHv {
     }
   }
 
+  /**
+   * Tell the hypervisor the root changed child pages pfns[0..count) (any order; VPs drop cached code there): one
+   * HvCallFlushGuestPhysicalAddressList, a range per run of consecutive pages.
+   */
+  flushGpaPages(id: number, pfns: ArrayLike<number>, count: number): void {
+    let reps = 0;
+    for (let k = 0; k < count;) {
+      const first = pfns[k];
+      let n = 1;
+      while (k + n < count && n < 2048 && pfns[k + n] === first + n) n++;
+      if (reps === 0) {
+        this.clearInput(FlushGpaListIn.SIZE + 8);
+        this.putId(FlushGpaListIn.addressSpace, id);
+      }
+      // HV_GPA_PAGE_RANGE: page number in bits 12..63, additional pages in 0..10 (as two halves: no BigInt).
+      const e = this.inOff + FlushGpaListIn.SIZE + reps * 8;
+      this.view.setUint32(e, (((first % 0x100000) << 12) | (n - 1)) >>> 0, true);
+      this.view.setUint32(e + 4, Math.floor(first / 0x100000), true);
+      reps++;
+      k += n;
+      if (reps === 500 || k >= count) {
+        this.call(HvCall.FlushGuestPhysicalAddressList, reps);
+        reps = 0;
+      }
+    }
+  }
+
   /** Tell the hypervisor the root changed `count` child pages from `gpaPage` (VPs drop cached code there). */
   flushGpaRange(id: number, gpaPage: number, count: number): void {
     this.clearInput(FlushGpaListIn.SIZE + 8);

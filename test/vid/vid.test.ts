@@ -85,3 +85,18 @@ test("the root moves a VP's clock forward, never back, and the guest's own count
   assert.ok(guest > 10_030_000 && guest < 10_100_000, `the guest's counter went on from the new time (${guest})`);
   assert.ok(c.part.referenceTime(0) >= guest);
 });
+
+test('a write through guestPages() reported to written() drops the code decoded from those pages, as a DMA write would', () => {
+  // mov eax, 1; hlt — run once so the block is decoded and cached, then change the immediate through the VMBus
+  // view of the page (as storvsp does with a disk read into the guest's page cache) and run it again.
+  const c = new Child([0xb8, ...le(1, 4), 0xf4]);
+  c.run();
+  assert.equal(c.reg('Rax'), 1n);
+  const pages = c.part.guestPages();
+  const pfn = Math.floor(CODE / 4096);
+  pages.page(pfn)!.set(le(2, 4), (CODE % 4096) + 1);
+  pages.written(Float64Array.of(pfn - 1, pfn, pfn + 1), 3);
+  c.part.setInitialState(0, { ...entryAt(CODE) });
+  c.part.run(0, 100_000, 1);
+  assert.equal(c.reg('Rax'), 2n, 'the decoded block was dropped, not reused');
+});

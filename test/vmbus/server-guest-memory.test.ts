@@ -87,3 +87,31 @@ test('a channel sees only its own GPADLs, and nothing once closed', () => {
   assert.equal(chA.gpadl(ga), null);
   assert.equal(chA.readGuest([{ byteCount: 1, byteOffset: 0, pfns: [bus.ram.firstPfn] }], 0, new Uint8Array(1)), false);
 });
+
+test('a write into guest pages reports exactly the pages it changed (so processors drop code decoded from them); reads and refused writes report none', () => {
+  const m = ram(8);
+  const reports: number[][] = [];
+  const pages = { page: (pfn: number) => m.pages.page(pfn), written: (pfns: ArrayLike<number>, n: number) => { reports.push(Array.from({ length: n }, (_, i) => pfns[i])); } };
+  const ranges: PageRange[] = [
+    { byteCount: 100, byteOffset: 4000, pfns: [0x45, 0x43] },
+    { byteCount: 9000, byteOffset: 8, pfns: [0x41, 0x46, 0x47] },
+  ];
+  assert.equal(copyGuest(pages, ranges, 0, new Uint8Array(9100), false), true);
+  assert.deepEqual(reports, [], 'a read changes nothing');
+  assert.equal(copyGuest(pages, ranges, 98, new Uint8Array(20), true), true);
+  assert.deepEqual(reports, [[0x43, 0x41]], 'bytes 98..99 of range A lie on 0x43 (byte_offset 4000 + 98 is past page 0x45), the rest at the start of range B on 0x41');
+  reports.length = 0;
+  assert.equal(copyGuest(pages, ranges, 0, new Uint8Array(9100), true), true);
+  assert.deepEqual(reports, [[0x45, 0x43, 0x41, 0x46, 0x47]]);
+  reports.length = 0;
+  const outside: PageRange[] = [{ byteCount: 8192, byteOffset: 0, pfns: [0x41, 0x999] }];
+  assert.equal(copyGuest(pages, outside, 0, new Uint8Array(8192), true), false);
+  assert.deepEqual(reports, [], 'a refused write wrote nothing');
+  // A long write (more pages than the reuse buffer first holds) reports every page once, in order.
+  const big = ram(200);
+  const seen: number[] = [];
+  const bigPages = { page: (pfn: number) => big.pages.page(pfn), written: (pfns: ArrayLike<number>, n: number) => { for (let i = 0; i < n; i++) seen.push(pfns[i]); } };
+  const pfns = Array.from({ length: 200 }, (_, i) => FIRST + 199 - i);
+  assert.equal(copyGuest(bigPages, [{ byteCount: 200 * PAGE_SIZE, byteOffset: 0, pfns }], 0, new Uint8Array(200 * PAGE_SIZE), true), true);
+  assert.deepEqual(seen, pfns);
+});

@@ -21,6 +21,7 @@ export function copyGuest(pages: GuestPages, ranges: readonly PageRange[], offse
   if (!Number.isSafeInteger(offset) || offset < 0) return false;
   if (buf.length === 0) return true;
   // Pass 1 checks everything, pass 2 copies: a guest page that is not RAM must not leave a half-done copy.
+  let written = 0;
   for (let pass = 0; pass < 2; pass++) {
     let skip = offset, done = 0;
     for (let r = 0; r < ranges.length && done < buf.length; r++) {
@@ -38,15 +39,31 @@ export function copyGuest(pages: GuestPages, ranges: readonly PageRange[], offse
         const at = pos % PAGE_SIZE;
         const n = Math.min(left, PAGE_SIZE - at);
         if (pass === 1) {
-          if (toGuest) page.set(buf.subarray(done, done + n), at);
-          else buf.set(page.subarray(at, at + n), done);
+          if (toGuest) {
+            page.set(buf.subarray(done, done + n), at);
+            if (written === 0 || touched[written - 1] !== pfn) {
+              if (written === touched.length) touched = growTouched(touched);
+              touched[written++] = pfn;
+            }
+          } else {
+            buf.set(page.subarray(at, at + n), done);
+          }
         }
         pos += n; done += n; left -= n;
       }
     }
     if (done < buf.length) return false;
   }
+  if (written > 0) pages.written?.(touched, written);
   return true;
+}
+
+/** The pages one copy wrote (reused: copies are synchronous and do not nest). */
+let touched: Float64Array<ArrayBuffer> = new Float64Array(64);
+function growTouched(t: Float64Array<ArrayBuffer>): Float64Array<ArrayBuffer> {
+  const g = new Float64Array(t.length * 2);
+  g.set(t);
+  return g;
 }
 
 /** True when every page frame of the ranges is the partition's RAM. */
