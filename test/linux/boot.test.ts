@@ -134,6 +134,30 @@ describe(`Debian 12 cloud kernel on Hypatia, --append "${CMDLINE}", driven throu
     assert.match(r.output, /^\[\s*\d+\.\d+\] Hypervisor detected: Microsoft Hyper-V\n$/);
   });
 
+  it("Linux's tick device is Hyper-V's STIMER0 in direct mode: its clockevent, and its interrupts arrive (HVS)", { timeout: 120_000 }, async (t) => {
+    const g = booted();
+    // hyperv_timer.c registers "Hyper-V clockevent" (rating 1000) when CPUID 0x40000003 reports the timers;
+    // with EDX bit 19 it programs direct mode at vector 0xED, counted in /proc/interrupts as HVS.
+    // (A variable rather than cd: a longer prompt would wrap the command line.)
+    assert.equal((await g.run('c=/sys/devices/system/clockevents', COMMAND_TIMEOUT_MS)).status, 0);
+    const dev = await g.run('cat $c/clockevent0/current_device', COMMAND_TIMEOUT_MS);
+    assert.equal(dev.output, 'Hyper-V clockevent\n');
+    const count = async (): Promise<{ hvs: number; loc: number }> => {
+      const r = await g.run('grep -E "HVS|LOC" /proc/interrupts', COMMAND_TIMEOUT_MS);
+      const hvs = /^\s*HVS:\s+(\d+)\s+Hyper-V stimer0 interrupts$/m.exec(r.output);
+      const loc = /^\s*LOC:\s+(\d+)\s+Local timer interrupts$/m.exec(r.output);
+      assert.ok(hvs !== null && loc !== null, r.output);
+      return { hvs: Number(hvs[1]), loc: Number(loc[1]) };
+    };
+    const before = await count();
+    // The sleep's wake-up is a clockevent programmed on STIMER0: at least one more HVS interrupt.
+    assert.equal((await g.run('sleep 1', COMMAND_TIMEOUT_MS)).status, 0);
+    const after = await count();
+    assert.ok(before.hvs > 0 && after.hvs > before.hvs, `STIMER0 interrupts: ${before.hvs} -> ${after.hvs}`);
+    assert.equal(after.loc, before.loc, 'the local APIC timer is no longer the tick device');
+    t.diagnostic(`clockevent: ${dev.output.trim()}; HVS ${before.hvs} -> ${after.hvs} over sleep 1; LOC ${before.loc} -> ${after.loc}`);
+  });
+
   it('/proc/cpuinfo shows exactly the CPUID feature bits of the partition, by the kernel\'s own names', { timeout: 120_000 }, async (t) => {
     // The word-to-register mapping, pinned by bits whose place the SDM fixes: FPU 1.EDX[0], HYPERVISOR
     // 1.ECX[31], LM 80000001.EDX[29], LAHF_LM 80000001.ECX[0], FSGSBASE 7.0.EBX[0], AVX512VBMI 7.0.ECX[1],
