@@ -1,4 +1,4 @@
-// The integration services against Debian 12's own hv_utils and hv_kvp_daemon, in one Linux boot driven as a
+// The integration services against Debian 12's own hv_utils and hv_kvp_daemon, in one Linux boot (and a reboot) driven as a
 // user would: `hypatia run --control SOCKET` boots the cloud kernel with the standard initramfs plus a check
 // script (run by /init through hypatia.run=), and the host side is the `hypatia vm` CLI on that socket.
 //   - the guest's log names the Heartbeat, Shutdown, TimeSync and KVP versions it negotiated, and the host
@@ -9,6 +9,8 @@
 //   - a KVP value the host sets (pool 0, external) lands in the guest's /var/lib/hyperv/.kvp_pool_0, written
 //     there by hv_kvp_daemon; a record the guest writes into .kvp_pool_1 (guest) is what the host reads back;
 //     the daemon's auto pool answers with the guest's OS facts;
+//   - vm kvp delete removes the key from the guest's pool; vm reboot runs the guest's own reboot path, and the
+//     services negotiate again in the new boot (a KVP value reaches the new daemon);
 //   - SIGTERM to hypatia runs the guest's own power-off path (hv_utils' shutdown request, /sbin/poweroff,
 //     /init's trap, "reboot: Power down") and hypatia exits 0.
 import { after, before, describe, it } from 'node:test';
@@ -106,7 +108,7 @@ let skewAtBoot = NaN;
 let hostAtClock = NaN;
 let readyAt = 0;
 
-describe('integration services with Linux\'s hv_utils and hv_kvp_daemon (one boot)', () => {
+describe('integration services with Linux\'s hv_utils and hv_kvp_daemon (one boot, then a reboot)', () => {
   it('boots with the control socket; /init starts hv_kvp_daemon; the check script runs', { timeout: BOOT_TIMEOUT_MS + 10_000 }, async (t) => {
     const g = new GuestConsole(runner, ['run', '--kernel', images.kernel, '--initrd', initrd, '--append', 'console=ttyS0 hypatia.run=/ic-check.sh', '--control', sock]);
     guest = g;
@@ -214,6 +216,46 @@ describe('integration services with Linux\'s hv_utils and hv_kvp_daemon (one boo
     }
   });
 
+  it('a key the host deletes (vm kvp delete) leaves the guest\'s .kvp_pool_0; deleting it again says it is absent', { timeout: 120_000 }, async () => {
+    const g = booted();
+    const del = await vm(['kvp', 'delete', 'HostKey']);
+    assert.equal(del.status, 0, `${del.stdout}${del.stderr}`);
+    // The daemon answered the delete after rewriting its pool file without the record.
+    await g.run('cd /var/lib/hyperv', 60_000);
+    const r = await g.run('grep -c HostKey .kvp_pool_0', 60_000);
+    assert.equal(r.output.trim(), '0', `the record is still in the guest's pool 0: ${r.output}`);
+    const gone = await vm(['kvp', 'get', '--pool', 'external', 'HostKey']);
+    assert.equal(gone.status, 1, `${gone.stdout}${gone.stderr}`);
+    const again = await vm(['kvp', 'delete', 'HostKey']);
+    assert.equal(again.status, 1, `deleting an absent key: ${again.stdout}${again.stderr}`);
+  });
+
+  it('vm reboot restarts the guest through its own reboot path, and the services work again in the new boot', { timeout: BOOT_TIMEOUT_MS + 120_000 }, async (t) => {
+    const g = booted();
+    const mark = g.output.length;
+    const t0 = Date.now();
+    const r = await vm(['reboot', '--reason', 'integration test']);
+    assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+    const ready = await g.waitFor(/^ic-check: ready\r?$/m, 'the check script of the second boot', BOOT_TIMEOUT_MS, mark);
+    const between = g.output.slice(mark, mark + ready.index);
+    assert.match(between, /hv_utils: Restart request received - graceful restart initiated/, g.tail());
+    assert.match(between, /^hypatia-init: reboot requested \(SIGTERM\)\r?$/m, g.tail());
+    assert.match(between, /reboot: Restarting system\r?$/m, g.tail());
+    assert.match(g.stderr, /rebooting \(boot 2\)/, g.stderr);
+    readyAt = mark + ready.index;
+    // The new boot's hv_utils and daemon negotiated afresh: a new value reaches the new daemon's pool.
+    const hostValue = `after-reboot-${Date.now()}`;
+    const set = await vm(['kvp', 'set', 'HostKey', hostValue]);
+    assert.equal(set.status, 0, set.stderr);
+    const seen = await g.waitFor(/^ic-check: host-set HostKey=(.*?)\r?$/m, 'the host\'s value in the second boot', 120_000, readyAt);
+    assert.equal(seen[1], hostValue);
+    const status = JSON.parse((await vm(['status', '--json'])).stdout) as { integration: Record<string, { phase: string }> };
+    for (const name of ['heartbeat', 'shutdown', 'timesync', 'kvp']) assert.equal(status.integration[name]?.phase, 'ready', `${name} after the reboot`);
+    const done = await g.waitFor(/^ic-check: done\r?$/m, 'the end of the second boot\'s check script', 60_000, readyAt);
+    await g.waitPrompt(60_000, readyAt + done.index);
+    t.diagnostic(`second boot's check script ready ${((Date.now() - t0) / 1000).toFixed(1)} s after vm reboot`);
+  });
+
   it('SIGTERM runs the guest\'s own power-off (hv_utils shutdown, /sbin/poweroff, /init) and hypatia exits 0', { timeout: 180_000 }, async (t) => {
     const g = booted();
     await g.waitFor(/^ic-check: done\r?$/m, 'the end of the check script', 60_000, readyAt);
@@ -224,7 +266,8 @@ describe('integration services with Linux\'s hv_utils and hv_kvp_daemon (one boo
     const exit = await Promise.race([g.closed, timer]);
     const tail = g.output.slice(mark);
     assert.match(tail, /hv_utils: Shutdown request received - graceful shutdown initiated/, g.tail());
-    assert.match(tail, /^hypatia-init: power-off requested \(SIGUSR2\)\r?$/m, g.tail());
+    // /init's line may land right after the shell's prompt: both write to COM1, neither waits for a line start.
+    assert.match(tail, /hypatia-init: power-off requested \(SIGUSR2\)\r?$/m, g.tail());
     assert.match(tail, /reboot: Power down\r?$/m, g.tail());
     assert.deepEqual(exit, { status: 0, signal: null }, g.tail());
     assert.match(g.stderr, /^hypatia: SIGTERM: asked the guest to shut down/m);
