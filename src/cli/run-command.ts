@@ -53,7 +53,8 @@ Options:
   --control <path>  serve a control socket at <path> (Unix socket, mode 0600) for "hypatia vm": status, the
                     heartbeat, KVP get/set, shutdown and reboot through the guest's integration services, stop
   --shutdown-timeout <s>
-                    after SIGTERM, how long the guest has to power off before the VM is stopped (default ${DEFAULT_SHUTDOWN_TIMEOUT_MS / 1000})
+                    after SIGTERM or "vm shutdown", how long the guest has to power off before the VM is
+                    stopped (default ${DEFAULT_SHUTDOWN_TIMEOUT_MS / 1000})
   -h, --help        show this help
 
 The kernel starts as Linux's 64-bit boot protocol says: 64-bit mode, CPL 0, interrupts off, GPA 0-4 GiB
@@ -69,8 +70,8 @@ and waits for it to power off; hypatia then exits 0. If the guest has not powere
 --shutdown-timeout, or has no shutdown service (no VMBus, hv_utils not loaded), the VM is stopped and hypatia
 ends by SIGTERM, so a shell reports 143. SIGINT stops the VM at once (within one 10 ms slice) and hypatia
 ends by SIGINT (130). A signal during a shutdown stops the VM at once; one more while it stops exits at once.
-The terminal is restored in every case. "hypatia vm shutdown --control <path>" asks the same way, without
-a timeout; "hypatia vm stop" stops the VM (status 0).
+The terminal is restored in every case. "hypatia vm shutdown --control <path>" asks the same way, with the
+same timeout, after which the VM is stopped (status 0); "hypatia vm stop" stops the VM (status 0).
 
 Exit status: a guest write of v to port 0xF4 (isa-debug-exit, as QEMU) ends the run with status (v << 1) | 1,
 always odd; the other outcomes are even:
@@ -201,7 +202,8 @@ export async function runCommand(argv: string[]): Promise<number> {
   let control: ControlServer | null = null;
   if (opts.control !== undefined) {
     try {
-      control = await startControl(opts.control, worker, { memoryBytes: opts.memoryBytes }, (l) => process.stderr.write(`hypatia: ${l}\n`));
+      control = await startControl(opts.control, worker, { memoryBytes: opts.memoryBytes }, (l) => process.stderr.write(`hypatia: ${l}\n`),
+        opts.shutdownTimeoutMs);
     } catch (e) {
       process.stderr.write(`hypatia run: --control ${opts.control}: ${(e as Error).message}\n`);
       return 2;
