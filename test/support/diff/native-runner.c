@@ -28,6 +28,7 @@
  * the registers are those of the interrupted context (so precise-fault state can be compared too).
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
@@ -161,6 +162,19 @@ static void die(const char *msg) {
   exit(2);
 }
 
+/* A fixed mapping that failed: say why and what occupies the address space (a CI run once lost a runner early
+   without a word; this is the first thing to look at if it happens again). */
+static void die_map(const char *msg, void *got) {
+  fprintf(stderr, "native-runner: %s (mmap returned %p, errno %d); /proc/self/maps:\n", msg, got, errno);
+  FILE *m = fopen("/proc/self/maps", "r");
+  if (m != NULL) {
+    char line[512];
+    while (fgets(line, sizeof line, m) != NULL) fputs(line, stderr);
+    fclose(m);
+  }
+  exit(2);
+}
+
 static void read_all(void *p, size_t n) {
   if (n != 0 && fread(p, 1, n, stdin) != n) die("short read on stdin");
 }
@@ -185,7 +199,7 @@ int main(void) {
     if (sigaction(sigs[k], &sa, NULL) != 0) die("sigaction");
 
   uint8_t *code = mmap((void *)CODE_BASE, CODE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-  if (code != (uint8_t *)CODE_BASE) die("cannot map the code area at 0x100000");
+  if (code != (uint8_t *)CODE_BASE) die_map("cannot map the code area at 0x100000", code);
   uint32_t magic = read_u32();
   if (magic != MAGIC && magic != MAGIC_COMPAT) die("bad magic");
   int compat = magic == MAGIC_COMPAT;
@@ -199,9 +213,9 @@ int main(void) {
     if (fd < 0 || ftruncate(fd, DATA_SIZE) != 0) die("memfd");
     data = mmap((void *)DATA_BASE, DATA_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0);
     uint8_t *low = mmap((void *)LOW_ALIAS, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0);
-    if (low != (uint8_t *)LOW_ALIAS) die("cannot map the low alias of the data page at 0xc000");
+    if (low != (uint8_t *)LOW_ALIAS) die_map("cannot map the low alias of the data page at 0xc000", low);
   }
-  if (data != (uint8_t *)DATA_BASE) die("cannot map the data area at 0x200000");
+  if (data != (uint8_t *)DATA_BASE) die_map("cannot map the data area at 0x200000", data);
   uint16_t cs64;
   __asm__("mov %%cs, %0" : "=r"(cs64));
   uint32_t window = read_u32();
