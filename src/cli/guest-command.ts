@@ -2,9 +2,11 @@
 // drivers) into the cache, through apt-get download. Progress goes to stderr, one line a step; the paths of
 // the results go to stdout (or the whole manifest with --json), so scripts can use them.
 import { defaultGuestCacheDir, ensureGuestImages, GuestImageError } from '../guest-images/index.js';
+import { guestRootfsCommand, GUEST_ROOTFS_HELP } from './guest-rootfs-command.js';
 import { UsageError } from './size-option.js';
 
 export const GUEST_HELP = `Usage: hypatia guest fetch [--cache DIR] [--offline] [--force] [--json] [--quiet]
+       hypatia guest rootfs OUT [--size SIZE] [--format vhdx|vhd|raw] [--force]   (see hypatia guest rootfs --help)
 
 Downloads Debian 12's cloud kernel (linux-image-*-cloud-amd64-unsigned, the newest apt knows), busybox-static
 and hyperv-daemons with apt-get download, unpacks them with dpkg-deb and builds an initramfs with busybox, an
@@ -55,6 +57,10 @@ export async function guestCommand(argv: string[]): Promise<number> {
   if (sub === undefined || sub === '-h' || sub === '--help' || sub === 'help') {
     (sub === undefined ? process.stderr : process.stdout).write(GUEST_HELP);
     return sub === undefined ? 2 : 0;
+  }
+  if (sub === 'rootfs') {
+    if (rest.length === 0) { process.stderr.write(GUEST_ROOTFS_HELP); return 2; }
+    return guestRootfsCommand(rest);
   }
   if (sub !== 'fetch') {
     process.stderr.write(`hypatia guest: unknown command "${sub}" (see hypatia guest --help)\n`);

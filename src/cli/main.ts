@@ -13,7 +13,7 @@ Commands:
   run     run a kernel in a child partition with COM1 on the terminal (hypatia run --help)
   vm      control a running VM through its control socket: status, heartbeat, KVP, shutdown (hypatia vm --help)
   vhd     create, inspect and convert VHD/VHDX disk images (hypatia vhd --help)
-  guest   fetch the Linux guest: Debian's cloud kernel and a busybox initramfs (hypatia guest --help)
+  guest   fetch the Linux guest: Debian's cloud kernel and a busybox initramfs; build a root disk (hypatia guest --help)
 
 Options:
   -h, --help   show this help

@@ -67,7 +67,7 @@ export interface GuestImages {
 
 /** The code that lays out the initramfs: a change to any of it makes the cached image stale. */
 const BUILDER_MODULES = [
-  'guest-initramfs.js', 'init-script.js', 'initramfs.js', 'cpio-newc.js', 'kernel-modules.js', 'module-file.js',
+  'guest-initramfs.js', 'init-script.js', 'root-mount-script.js', 'initramfs.js', 'cpio-newc.js', 'kernel-modules.js', 'module-file.js',
   'kvp-daemon-files.js', 'dynamic-program.js', 'elf-dynamic.js',
 ];
 
@@ -81,6 +81,11 @@ function recipeHash(modules: readonly string[]): string {
     init: [initScript({ installApplets: false }), initScript({ installApplets: true })],
     code,
   })));
+}
+
+/** Where a package's unpacked tree lives in the cache (root/<name>_<version>). */
+export function packageRoot(cacheDir: string, pkg: ResolvedPackage): string {
+  return join(cacheDir, 'root', safeName(pkg));
 }
 
 function safeName(pkg: ResolvedPackage): string {

@@ -10,7 +10,9 @@ export type GuestImageErrorCode =
   | 'bad-kernel' // the kernel package lacks what we need (bzImage signature, a module)
   | 'bad-archive' // a cpio/initramfs that does not parse
   | 'lock' // another fetch holds the cache
-  | 'offline'; // offline mode with an incomplete cache
+  | 'offline' // offline mode with an incomplete cache
+  | 'exists' // an output file that is there already (no --force)
+  | 'bad-size'; // a disk size that is malformed or too small for what goes on it
 
 export class GuestImageError extends Error {
   constructor(readonly code: GuestImageErrorCode, message: string) {

@@ -15,7 +15,7 @@ export const HYPERV_MODULES: readonly string[] = [
 ];
 
 /** The directories every Linux userspace expects, created empty (mount points and scratch space). */
-const BASE_DIRS = ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'etc', 'proc', 'sys', 'dev', 'tmp', 'run', 'root', 'mnt', 'var/log'];
+export const BASE_DIRS: readonly string[] = ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'etc', 'proc', 'sys', 'dev', 'tmp', 'run', 'root', 'mnt', 'var/log'];
 
 /**
  * Busybox's applets as install paths ("sbin/insmod", "usr/bin/awk"), asked from the binary itself. It is a
@@ -60,7 +60,7 @@ export function modulesListText(release: string, modules: ModuleResolution, deps
  * A modules.dep covering exactly the included modules, for busybox modprobe inside the guest. Like depmod's,
  * each line lists every module the first needs, transitively, so that loading them last-to-first works.
  */
-function modulesDepText(modules: ModuleResolution, depsOf: (name: string) => string[]): string {
+export function modulesDepText(modules: ModuleResolution, depsOf: (name: string) => string[]): string {
   const paths = new Map(modules.order.map((m) => [m.name, plainModulePath(m.path)]));
   const closure = new Map<string, Set<string>>();
   for (const m of modules.order) { // load order: every dependency's closure is known before its users'
@@ -78,6 +78,17 @@ function modulesDepText(modules: ModuleResolution, depsOf: (name: string) => str
   }).join('\n') + '\n';
 }
 
+/** /etc files the initramfs and a root disk share: host name, its resolution, the shell's profile. */
+export function guestEtcFiles(): InitramfsFile[] {
+  return [
+    { path: 'etc/hostname', data: 'hypatia-guest\n' },
+    // The host name resolves from files alone (no DNS here): hv_kvp_daemon reports it as FullyQualifiedDomainName.
+    { path: 'etc/hosts', data: '127.0.0.1 localhost\n127.0.1.1 hypatia-guest\n' },
+    { path: 'etc/nsswitch.conf', data: 'hosts: files\n' },
+    { path: 'etc/profile', data: 'export PATH=/usr/sbin:/usr/bin:/sbin:/bin\nexport PS1=\'\\h:\\w\\$ \'\n' },
+  ];
+}
+
 export function guestInitramfsFiles(input: GuestInitramfsInput, depsOf: (name: string) => string[]): InitramfsFile[] {
   const files: InitramfsFile[] = BASE_DIRS.map((d) => ({ path: d, type: 'dir' as const, mode: d === 'tmp' ? 0o1777 : d === 'root' ? 0o700 : 0o755 }));
   // The kernel opens /dev/console for init's stdio before devtmpfs is mounted over /dev.
@@ -90,11 +101,7 @@ export function guestInitramfsFiles(input: GuestInitramfsInput, depsOf: (name: s
   }
   files.push({ path: `lib/modules/${input.release}/modules.dep`, data: modulesDepText(input.modules, depsOf) });
   files.push({ path: MODULES_LIST_PATH, data: modulesListText(input.release, input.modules, depsOf) });
-  files.push({ path: 'etc/hostname', data: 'hypatia-guest\n' });
-  // The host name resolves from files alone (no DNS here): hv_kvp_daemon reports it as FullyQualifiedDomainName.
-  files.push({ path: 'etc/hosts', data: '127.0.0.1 localhost\n127.0.1.1 hypatia-guest\n' });
-  files.push({ path: 'etc/nsswitch.conf', data: 'hosts: files\n' });
-  files.push({ path: 'etc/profile', data: 'export PATH=/usr/sbin:/usr/bin:/sbin:/bin\nexport PS1=\'\\h:\\w\\$ \'\n' });
+  files.push(...guestEtcFiles());
   files.push(...(input.extra ?? []));
   return files;
 }

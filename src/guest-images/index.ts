@@ -15,10 +15,13 @@ export type { ModuleIndex, ModuleResolution, ResolvedModule } from './kernel-mod
 export { readModInfo, modInfoDepends, type ModInfoField } from './elf-modinfo.js';
 export { readModuleFile, plainModulePath } from './module-file.js';
 export { readBzImageInfo, hasBzImageSignature, BZIMAGE_HEADER_MAGIC, BZIMAGE_HEADER_MAGIC_OFFSET, type BzImageInfo } from './bzimage.js';
-export { HYPERV_MODULES, busyboxApplets, guestInitramfsFiles, modulesListText } from './guest-initramfs.js';
-export { initScript, READY_MARKER, INIT_LOG_PREFIX, MODULES_LIST_PATH, SYSLOG_PATH } from './init-script.js';
+export { HYPERV_MODULES, busyboxApplets, guestInitramfsFiles, guestEtcFiles, modulesListText, modulesDepText } from './guest-initramfs.js';
+export { initScript, ROOT_STAGE_MARKER, READY_MARKER, INIT_LOG_PREFIX, MODULES_LIST_PATH, SYSLOG_PATH } from './init-script.js';
 export { kvpDaemonFiles, KVP_DAEMON_PATH, KVP_DEVICE_PATH, KVP_POOL_DIR, KVP_SCRIPTS_DIR } from './kvp-daemon-files.js';
 export { dynamicProgramFiles, resolveInTree, GUEST_LIBRARY_DIRS, type DynamicProgram, type DynamicProgramFiles } from './dynamic-program.js';
 export { readElfDynamic, isElf, type ElfDynamicInfo } from './elf-dynamic.js';
 export { readManifest, type GuestManifest, type ManifestFile, type ManifestPackage } from './manifest.js';
 export { CLOUD_KERNEL_META, resolveCloudKernel, debFileName, aptDownload, aptCandidates, type AptContext } from './apt.js';
+export { rootMountScript, ROOT_WAIT_DEFAULT_S, NEW_ROOT_DIR } from './root-mount-script.js';
+export { rootfsFiles, ROOTFS_LABEL, ROOTFS_INIT_PATH, type RootfsInput } from './rootfs-files.js';
+export { buildRootfsImage, findE2fsTool, type BuildRootfsOptions, type RootfsFormat, type RootfsImage } from './rootfs-image.js';
