@@ -1,9 +1,10 @@
 // `hypatia guest rootfs OUT [--size 1G] [--format vhdx|vhd|raw]`: a persistent Linux root disk built from the
 // fetched guest (src/guest-images/rootfs-image.ts). Progress goes to stderr, the output's path to stdout.
-import { buildRootfsImage, defaultGuestCacheDir, GuestImageError, ROOTFS_LABEL, type RootfsFormat } from '../guest-images/index.js';
+import { statSync } from 'node:fs';
+import { buildRootfsImage, defaultGuestCacheDir, GuestImageError, ROOTFS_LABEL, type InitramfsFile, type RootfsFormat } from '../guest-images/index.js';
 import { UsageError } from './size-option.js';
 
-export const GUEST_ROOTFS_HELP = `Usage: hypatia guest rootfs OUT [--size SIZE] [--format vhdx|vhd|raw] [--cache DIR] [--force] [--quiet]
+export const GUEST_ROOTFS_HELP = `Usage: hypatia guest rootfs OUT [--size SIZE] [--format vhdx|vhd|raw] [--add HOST:GUEST]... [--cache DIR] [--force] [--quiet]
 
 Builds an ext4 root filesystem (label "${ROOTFS_LABEL}") for the fetched Linux guest on a new virtual disk
 OUT: busybox with its applet links, the kernel's whole modules tree (with a modules.dep for modprobe),
@@ -14,6 +15,8 @@ power-off. Needs "hypatia guest fetch" first and e2fsprogs (mke2fs) on the host.
 Options:
   --size SIZE      disk size, a multiple of 1M (K, M, G suffixes; default 1G)
   --format FMT     vhdx (default, dynamic), vhd (dynamic) or raw (sparse)
+  --add HOST:GUEST put the host file HOST on the disk at the absolute path GUEST (keeping its permissions;
+                   repeatable; replaces a file the builder would put there)
   --cache DIR      guest cache directory (default $HYPATIA_CACHE, else ~/.cache/hypatia/guest; now ${defaultGuestCacheDir()})
   --force          replace OUT if it exists
   --quiet          no progress lines
@@ -23,7 +26,7 @@ Boot it (the initramfs mounts the disk and switch_roots to its /sbin/init):
   hypatia run --kernel <cache>/vmlinuz --initrd <cache>/initrd.img --disk OUT --append "console=ttyS0 root=/dev/sda"
 `;
 
-interface RootfsOptions { output: string; size: number; format: RootfsFormat; cacheDir?: string; force: boolean; quiet: boolean }
+interface RootfsOptions { output: string; size: number; format: RootfsFormat; cacheDir?: string; force: boolean; quiet: boolean; extra: InitramfsFile[] }
 
 const MiB = 1024 * 1024;
 const UNITS: Record<string, number> = { k: 1024, m: MiB, g: 1024 * MiB, t: 1024 * 1024 * MiB };
@@ -37,9 +40,22 @@ function parseDiskSize(text: string): number {
   return v;
 }
 
+/** --add HOST:GUEST: a regular host file to an absolute guest path without "." or ".." components. */
+function parseAdd(text: string): InitramfsFile {
+  const colon = text.lastIndexOf(':');
+  const host = text.slice(0, colon);
+  const guest = text.slice(colon + 1);
+  if (colon <= 0 || !guest.startsWith('/') || guest.endsWith('/')) throw new UsageError(`--add: expected HOST:GUEST with an absolute guest file path, got "${text}"`);
+  if (guest.split('/').some((c) => c === '.' || c === '..')) throw new UsageError(`--add: guest path ${guest} has . or .. in it`);
+  let st;
+  try { st = statSync(host); } catch { throw new UsageError(`--add: no such file ${host}`); }
+  if (!st.isFile()) throw new UsageError(`--add: ${host} is not a regular file`);
+  return { path: guest, source: host };
+}
+
 function parseRootfsArgs(argv: string[]): RootfsOptions | 'help' {
   let output: string | undefined;
-  const o: Omit<RootfsOptions, 'output'> = { size: 1024 * MiB, format: 'vhdx', force: false, quiet: false };
+  const o: Omit<RootfsOptions, 'output'> = { size: 1024 * MiB, format: 'vhdx', force: false, quiet: false, extra: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const eq = a.indexOf('=');
@@ -58,6 +74,7 @@ function parseRootfsArgs(argv: string[]): RootfsOptions | 'help' {
         o.format = f;
         break;
       }
+      case '--add': o.extra.push(parseAdd(value())); break;
       case '--cache': o.cacheDir = value(); break;
       case '--force': o.force = true; break;
       case '--quiet': case '-q': o.quiet = true; break;
@@ -84,7 +101,7 @@ export async function guestRootfsCommand(argv: string[]): Promise<number> {
   try {
     const t0 = Date.now();
     const r = await buildRootfsImage({
-      output: opts.output, size: opts.size, format: opts.format, cacheDir: opts.cacheDir, force: opts.force,
+      output: opts.output, size: opts.size, format: opts.format, cacheDir: opts.cacheDir, force: opts.force, extra: opts.extra,
       log: quiet ? undefined : (line) => process.stderr.write(`guest: ${line}\n`),
     });
     process.stdout.write(`${r.output}\n`);

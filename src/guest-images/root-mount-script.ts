@@ -16,10 +16,12 @@ export const NEW_ROOT_DIR = '/newroot';
 
 /**
  * Shell text (busybox sh) defining root_from_cmdline: it parses /proc/cmdline and, if it names root=,
- * mounts it and switch_roots (not returning); otherwise, or on any failure, it returns. Uses `log`.
+ * mounts it and switch_roots (not returning); otherwise, or on any failure, it returns. Uses `log`. The block
+ * device test is a function (root_is_block) so a host test can stand in for a device.
  */
 export function rootMountScript(): string {
-  return `root_from_cmdline() {
+  return `root_is_block() { [ -b "$1" ]; }
+root_from_cmdline() {
   root= rootfstype= rootflags= rootmode=rw rootinit=/sbin/init rootwait= rootdelay=
   for arg in $(cat /proc/cmdline); do
     case "$arg" in
@@ -54,7 +56,7 @@ export function rootMountScript(): string {
       /dev/*) dev="$root" ;;
       *) dev=$(findfs "$root" 2>/dev/null) ;;
     esac
-    [ -n "$dev" ] && [ -b "$dev" ] && break
+    [ -n "$dev" ] && root_is_block "$dev" && break
     if [ "$limit" -gt 0 ] && [ "$ticks" -ge $((limit * 4)) ]; then
       log "root: $root did not appear within $limit s (block devices: $(ls /sys/class/block 2>/dev/null | tr '\\n' ' '))"
       return 1

@@ -31,6 +31,8 @@ export interface BuildRootfsOptions {
   /** Replace an existing output file. */
   force?: boolean;
   log?: (line: string) => void;
+  /** More files for the disk (the user's programs and data), added last: they replace same-named ones. */
+  extra?: readonly InitramfsFile[];
 }
 
 export interface RootfsImage {
@@ -131,7 +133,11 @@ export async function buildRootfsImage(o: BuildRootfsOptions): Promise<RootfsIma
     bootModules: { order: m.modules.map((x) => ({ name: x.name, path: x.path, requested: x.requested })), builtin: m.builtinModules },
     kvp: kvpDaemonFiles(pkg(HYPERV_DAEMONS_PACKAGE), [pkg(LIBC_PACKAGE)]).files,
   });
-  log(`rootfs: Linux ${release}: ${files.length} entries (busybox, ${m.modules.length} boot modules of the full modules tree, hv_kvp_daemon) (${Date.now() - t0} ms)`);
+  for (const f of o.extra ?? []) {
+    if (f.source !== undefined && !existsSync(f.source)) throw new GuestImageError('tool', `cannot add ${f.source}: no such file`);
+    files.push(f);
+  }
+  log(`rootfs: Linux ${release}: ${files.length} entries (busybox, ${m.modules.length} boot modules of the full modules tree, hv_kvp_daemon${o.extra?.length ? `, ${o.extra.length} added` : ''}) (${Date.now() - t0} ms)`);
 
   const outDir = dirname(o.output);
   if (!existsSync(outDir)) throw new GuestImageError('tool', `cannot write ${o.output}: ${outDir} does not exist`);
