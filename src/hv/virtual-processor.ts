@@ -120,7 +120,8 @@ export class VirtualProcessor implements VpPlatform, ApicHost, SynicHost {
         } else {
           // The earliest expiry that can wake it: the APIC timer's or a synthetic timer's.
           const ticks = Math.min(apic.timerCanWake() ? apic.timerDeadline() : Infinity, timers.wakeDeadline());
-          const wake = ticks === Infinity ? Infinity : Math.ceil(ticks / TSC_TICKS_PER_INSTRUCTION);
+          // (Never behind now: an expiry already due fires at this boundary, and time must not run back.)
+          const wake = ticks === Infinity ? Infinity : Math.max(now, Math.ceil(ticks / TSC_TICKS_PER_INSTRUCTION));
           if (wake === Infinity) {
             out.state = DispatchState.BLOCKED;
             out.event = DispatchEvent.SUSPEND;
