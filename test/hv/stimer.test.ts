@@ -2,7 +2,7 @@
 // what Linux 6.1's hyperv_timer.c writes): privileges and CPUID, reserved bits, one-shot and periodic expiry
 // at exact reference times, auto-enable, COUNT = 0, direct mode into the local APIC, message mode into the SINT
 // slot (payload layout, busy slot, masked SINT, disabled SynIC), lazy and non-lazy periodic timers after the
-// root steps the clock forward, how a halted VP's dispatch fast-forwards to a timer, and hostile values.
+// root steps the clock forward (also through HvCallSetVpRegisters TimeRefCount), how a halted VP's dispatch fast-forwards to a timer, and hostile values.
 // Virtual time is set directly: reference time R (100 ns) is instruction time 10 R.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -317,4 +317,28 @@ test('hostile CONFIG/COUNT values and clock jumps never throw, and what reads ba
     if ((c & (ENABLE | DIRECT)) === ENABLE) assert.notEqual((c >> 16n) & 0xfn, 0n, 'no message timer enabled on SINTx 0');
   }
   assert.ok(vp.synic.timers.stats.expiries > 100, `timers fired: ${vp.synic.timers.stats.expiries}`);
+});
+
+test("the root's forward step of the VP's clock (HvCallSetVpRegisters TimeRefCount) fires the timers that fell due, at the next boundary", () => {
+  const s = child();
+  const { vp } = s;
+  enableSynic(s);
+  assert.ok(wr(vp, CONFIG0, AUTO | DIRECT | vec(0xed)));
+  assert.ok(wr(vp, COUNT0, 5000n));
+  assert.ok(wr(vp, CONFIG0 + 2, AUTO | sintx(2)));
+  assert.ok(wr(vp, COUNT0 + 2, 6000n));
+  const r = s.hv.rootInterface();
+  const dv = new DataView(r.memory.buffer);
+  const inGpa = r.rootFirstPage * 4096;
+  dv.setBigUint64(inGpa, BigInt(s.p.id), true); // partition, VP 0, VTL 0
+  dv.setBigUint64(inGpa + 8, 0n, true);
+  dv.setUint32(inGpa + 16, 0x00090004, true); // HvRegisterTimeRefCount
+  dv.setBigUint64(inGpa + 32, 8000n, true);
+  r.hypercall(0x0051, 1, inGpa, 0, 0, 0); // rep count 1
+  assert.equal(r.result[0], 0);
+  assert.equal(rd(vp, 0x40000020), 8000n, 'the clock moved');
+  assert.equal(irr(vp, 0xed), false, 'nothing fires inside the hypercall');
+  vp.dispatch(0, false, new DispatchResult());
+  assert.equal(irr(vp, 0xed), true, 'the direct timer fired at the next boundary');
+  assert.deepEqual([slot(s, 2).expiration, slot(s, 2).delivery], [6000n, 8000n], 'the message says when it was due and when it came');
 });
