@@ -2,7 +2,8 @@
 // what Linux 6.1's hyperv_timer.c writes): privileges and CPUID, reserved bits, one-shot and periodic expiry
 // at exact reference times, auto-enable, COUNT = 0, direct mode into the local APIC, message mode into the SINT
 // slot (payload layout, busy slot, masked SINT, disabled SynIC), lazy and non-lazy periodic timers after the
-// root steps the clock forward (also through HvCallSetVpRegisters TimeRefCount), how a halted VP's dispatch fast-forwards to a timer, and hostile values.
+// root steps the clock forward (also through HvCallSetVpRegisters TimeRefCount), how a halted VP's dispatch
+// fast-forwards to a timer, and hostile values.
 // Virtual time is set directly: reference time R (100 ns) is instruction time 10 R.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
