@@ -3,7 +3,7 @@
 //  - a panic (sysrq 'c', from a script added to a variant initramfs and run by /init through hypatia.run=):
 //    the built-in Hyper-V code (drivers/hv/hv_common.c) saw CPUID 0x40000003 EDX bit 10 and CRASH_CTL bit 62,
 //    so it hands the hypervisor its log page through the crash MSRs; the run ends with status 8 and Linux's own
-//    panic line on stderr;
+//    panic line on stderr; before that hv_vmbus unloads VMBus (CHANNELMSG_UNLOAD) and waits for the answer;
 //  - `reboot -f` (hypatia.run=reboot,-f): Linux resets through the FADT's reset register, hypatia boots it
 //    again in the same process (a bzImage reboots by default), the second boot reaches /init too; SIGINT then
 //    stops it promptly and hypatia ends by SIGINT (SIGTERM would ask the guest to shut down first, through the
@@ -23,10 +23,10 @@ const CMDLINE = 'console=ttyS0 panic=-1 cryptomgr.notests';
 interface Run { out: string; err: string; status: number | null; signal: NodeJS.Signals | null; ms: number; afterSignalMs: number }
 
 /** Boot; when `stopWhen` matches the console output, send SIGINT (stop the VM at once). */
-function boot(kernel: string, initrd: string, append: string, stopWhen?: (out: string) => boolean): Promise<Run> {
+function boot(kernel: string, initrd: string, append: string, stopWhen?: (out: string) => boolean, extra: string[] = []): Promise<Run> {
   return new Promise((done, fail) => {
     const t0 = Date.now();
-    const child = spawn(process.execPath, [CLI, 'run', '--kernel', kernel, '--initrd', initrd, '--memory', '512M', '--append', append], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'run', '--kernel', kernel, '--initrd', initrd, '--memory', '512M', '--append', append, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '', err = '', sentAt = 0;
     const timer = setTimeout(() => { child.kill('SIGKILL'); fail(new Error(`no end within ${TIMEOUT_MS} ms:\n${out.slice(-3000)}\n${err}`)); }, TIMEOUT_MS);
     const check = (): void => {
@@ -47,17 +47,25 @@ test('Linux panics (sysrq c): reported through the Hyper-V crash MSRs with its l
   try {
     const initrd = join(dir, 'initrd-crash.img');
     writeFileSync(initrd, buildInitramfs({ base: images.initrd, files: [{ path: '/usr/local/bin/crash', data: '#!/bin/sh\necho c > /proc/sysrq-trigger\n' }] }));
-    const r = await boot(images.kernel, initrd, `${CMDLINE} hypatia.run=/usr/local/bin/crash`);
+    const r = await boot(images.kernel, initrd, `${CMDLINE} hypatia.run=/usr/local/bin/crash`, undefined, ['--trace-vmbus']);
     t.diagnostic(`panicked and ended after ${r.ms} ms`);
     const report = `${r.out.slice(-3000)}\n${r.err}`;
     assert.match(r.out, /Hyper-V: enabling crash_kexec_post_notifiers/, 'Linux saw the crash MSR feature bit');
     assert.match(r.out, /Kernel panic - not syncing: sysrq triggered crash/, report);
     assert.equal(r.status, 8, report);
     // hv_kmsg_dump: P0..P2 zero, P3 the page's GPA (inside the 512 MiB of RAM), P4 the bytes it wrote (<= 4096).
-    const m = /^hypatia: guest panic reported through the Hyper-V crash MSRs \(P0 0x0 P1 0x0 P2 0x0 P3 (0x[0-9a-f]+) P4 (0x[0-9a-f]+)\): "Kernel panic - not syncing: sysrq triggered crash"\n$/.exec(r.err);
+    // --trace-vmbus narrates the channels; the panic report is the last line of stderr.
+    const m = /^hypatia: guest panic reported through the Hyper-V crash MSRs \(P0 0x0 P1 0x0 P2 0x0 P3 (0x[0-9a-f]+) P4 (0x[0-9a-f]+)\): "Kernel panic - not syncing: sysrq triggered crash"\n$/m.exec(r.err);
     assert.ok(m !== null, report);
     assert.ok(Number(m[1]) % 4096 === 0 && Number(m[1]) < 512 * 2 ** 20, `log page GPA ${m[1]}`);
     assert.ok(Number(m[2]) > 0 && Number(m[2]) <= 4096, `log length ${m[2]}`);
+    assert.ok(r.err.endsWith(m[0]), `the panic report ends stderr\n${report}`);
+    // hv_vmbus unloads on panic (vmbus_initiate_unload(crash) from its panic notifier, before the crash MSRs'
+    // report) and busy-waits for UNLOAD_RESPONSE on its message page, complaining every 10 s and giving up after
+    // 100 s: the server's answer is what lets the panic go on at once.
+    const unload = r.err.indexOf('hypatia: vmbus: UNLOAD: closing every channel\n');
+    assert.ok(unload >= 0 && unload < m.index, `the guest unloaded VMBus before it reported the panic\n${report}`);
+    assert.doesNotMatch(r.out, /Waiting for VMBus UNLOAD|VMBus UNLOAD did not complete/, report);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
