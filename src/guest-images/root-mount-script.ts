@@ -17,11 +17,36 @@ export const NEW_ROOT_DIR = '/newroot';
 /**
  * Shell text (busybox sh) defining root_from_cmdline: it parses /proc/cmdline and, if it names root=,
  * mounts it and switch_roots (not returning); otherwise, or on any failure, it returns. Uses `log`. The block
- * device test is a function (root_is_block) so a host test can stand in for a device.
+ * device test and the final exec are functions (root_is_block, root_exec_init), and the mount point is
+ * $newroot when set, so a host test can stand in for a device and a switch.
  */
 export function rootMountScript(): string {
   return `root_is_block() { [ -b "$1" ]; }
+root_exec_init() { exec switch_root "$newroot" "$1"; }
+# switch_root empties the initramfs before it execs the init: after that a failure can only end PID 1, so
+# what can be checked (present, executable, a script's interpreter present) is checked first.
+root_init_runnable() {
+  f="$newroot$1"
+  n=0
+  while [ -L "$f" ] && [ "$n" -lt 8 ]; do # an absolute link means the new root's path, not the initramfs's
+    t=$(readlink "$f")
+    case "$t" in /*) f="$newroot$t" ;; *) f="\${f%/*}/$t" ;; esac
+    n=$((n + 1))
+  done
+  if [ ! -f "$f" ] || [ ! -x "$f" ]; then
+    log "root: $dev has no executable $1 (init=)"
+    return 1
+  fi
+  if [ "$(head -c 2 "$f")" = '#!' ]; then
+    interp=$(head -n 1 "$f" | sed 's/^#! *//; s/[[:space:]].*//')
+    if [ ! -x "$newroot$interp" ] && [ ! -L "$newroot$interp" ]; then
+      log "root: $1 on $dev is a script for $interp, which $dev does not have"
+      return 1
+    fi
+  fi
+}
 root_from_cmdline() {
+  newroot=\${newroot:-${NEW_ROOT_DIR}}
   root= rootfstype= rootflags= rootmode=rw rootinit=/sbin/init rootwait= rootdelay=
   for arg in $(cat /proc/cmdline); do
     case "$arg" in
@@ -66,40 +91,39 @@ root_from_cmdline() {
     ticks=$((ticks + 1))
   done
   log "root: $root is $dev (after $((ticks / 4)).$((ticks % 4 * 25)) s)"
-  mkdir -p ${NEW_ROOT_DIR}
+  mkdir -p $newroot
   opts=$rootmode\${rootflags:+,$rootflags}
   mounted=
   for t in $(echo "\${rootfstype:-auto}" | tr , ' '); do
-    if [ "$t" = auto ]; then out=$(mount -o "$opts" "$dev" ${NEW_ROOT_DIR} 2>&1); else out=$(mount -t "$t" -o "$opts" "$dev" ${NEW_ROOT_DIR} 2>&1); fi
+    if [ "$t" = auto ]; then out=$(mount -o "$opts" "$dev" $newroot 2>&1); else out=$(mount -t "$t" -o "$opts" "$dev" $newroot 2>&1); fi
     if [ $? -eq 0 ]; then mounted=1; break; fi
     log "root: mount $dev ($t, $opts) failed: $out"
   done
   [ -n "$mounted" ] || return 1
-  log "root: mounted $(grep " ${NEW_ROOT_DIR} " /proc/mounts | cut -d' ' -f1,3,4)"
-  if [ ! -x "${NEW_ROOT_DIR}$rootinit" ] && [ ! -L "${NEW_ROOT_DIR}$rootinit" ]; then
-    log "root: $dev has no executable $rootinit (init=)"
-    umount ${NEW_ROOT_DIR}
+  log "root: mounted $(grep " $newroot " /proc/mounts | cut -d' ' -f1,3,4)"
+  if ! root_init_runnable "$rootinit"; then
+    umount "$newroot"
     return 1
   fi
   for m in /dev /proc /sys; do
-    if [ ! -d "${NEW_ROOT_DIR}$m" ]; then
+    if [ ! -d "$newroot$m" ]; then
       log "root: $dev has no $m directory to move $m to"
-      umount ${NEW_ROOT_DIR}
+      umount $newroot
       return 1
     fi
   done
   moved=
   for m in /dev /proc /sys; do
-    if ! out=$(mount -o move $m "${NEW_ROOT_DIR}$m" 2>&1); then
+    if ! out=$(mount -o move $m "$newroot$m" 2>&1); then
       log "root: cannot move $m into the new root: $out"
-      for b in $moved; do mount -o move "${NEW_ROOT_DIR}$b" "$b"; done
-      umount ${NEW_ROOT_DIR}
+      for b in $moved; do mount -o move "$newroot$b" "$b"; done
+      umount $newroot
       return 1
     fi
     moved="$m $moved"
   done
   log "root: switching to $dev, running $rootinit"
-  exec switch_root ${NEW_ROOT_DIR} "$rootinit"
+  root_exec_init "$rootinit"
 }
 `;
 }

@@ -6,7 +6,7 @@
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import { ensureGuestImages, rootMountScript, ROOT_WAIT_DEFAULT_S, NEW_ROOT_DIR } from '../../src/guest-images/index.js';
@@ -30,6 +30,10 @@ interface Stubs {
   /** findfs answers only from its n-th call on (a disk that shows up late). */
   findfsFrom?: number;
   mountSucceeds?: boolean;
+  /** With mountSucceeds: a mount whose arguments contain this fails all the same. */
+  failMount?: string;
+  /** The mount point (default the initramfs's /newroot): a host directory standing in for the mounted root. */
+  newroot?: string;
 }
 
 /** Runs root_from_cmdline with /proc/cmdline = `cmdline`; returns its status and the lines it and the stubs printed. */
@@ -44,7 +48,9 @@ root_is_block() { case " ${(s.blockDevices ?? []).join(' ')} " in *" $1 "*) retu
 # findfs runs in a command substitution (a subshell): count its calls in a file.
 : > "$LOOKUPS"
 findfs() { echo >> "$LOOKUPS"; [ "$(wc -l < "$LOOKUPS")" -ge ${s.findfsFrom ?? 1} ] || return 1; case "$1" in ${Object.entries(s.findfs ?? {}).map(([k, v]) => `'${k}') echo ${v}; return 0 ;;`).join(' ')} esac; return 1; }
-mount() { echo "MOUNT $*" >&3; ${s.mountSucceeds ? 'return 0' : 'return 1'}; }
+mount() { echo "MOUNT $*" >&3; ${s.mountSucceeds ? `case "$*" in *'${s.failMount ?? '\n'}'*) return 1 ;; esac; return 0` : 'return 1'}; }
+root_exec_init() { echo "EXEC switch_root $newroot $1"; }
+${s.newroot ? `newroot='${s.newroot}'` : ''}
 umount() { echo "UMOUNT $*"; }
 mkdir() { :; }
 grep() { echo "/dev/stub ${NEW_ROOT_DIR} ext4 rw,relatime 0 0"; }
@@ -132,5 +138,59 @@ describe('initramfs /init: root= handling', () => {
     const r = run('root=/dev/sda init=/bin/my-init rootwait', { blockDevices: ['/dev/sda'], mountSucceeds: true });
     assert.equal(r.lines[0], 'LOG root: waiting for /dev/sda (rootwait: no limit)');
     assert.ok(r.lines.includes('LOG root: /dev/sda has no executable /bin/my-init (init=)'), r.lines.join('\n'));
+  });
+
+  /** A directory laid out like a root filesystem: /bin/busybox, /sbin/init -> /bin/busybox, dev proc sys. */
+  function fakeRoot(name: string, omit?: string): string {
+    const r = join(tmp, name);
+    for (const d of ['bin', 'sbin', 'dev', 'proc', 'sys']) if (d !== omit) mkdirSync(join(r, d), { recursive: true });
+    writeFileSync(join(r, 'bin/busybox'), '\x7fELF', { mode: 0o755 });
+    symlinkSync('/bin/busybox', join(r, 'sbin/init')); // absolute: it means the new root's /bin/busybox
+    return r;
+  }
+
+  it('a mounted root with a runnable init: /dev, /proc and /sys are moved into it, then switch_root runs its init', () => {
+    const r = fakeRoot('good');
+    const out = run('root=/dev/sda', { blockDevices: ['/dev/sda'], mountSucceeds: true, newroot: r });
+    assert.deepEqual(out.lines.slice(2), [
+      `MOUNT -o rw /dev/sda ${r}`,
+      'LOG root: mounted /dev/stub ext4 rw,relatime',
+      `MOUNT -o move /dev ${r}/dev`,
+      `MOUNT -o move /proc ${r}/proc`,
+      `MOUNT -o move /sys ${r}/sys`,
+      'LOG root: switching to /dev/sda, running /sbin/init',
+      `EXEC switch_root ${r} /sbin/init`,
+    ]);
+  });
+
+  it('a move that fails puts back what was moved, unmounts and returns', () => {
+    const r = fakeRoot('move-fails');
+    const out = run('root=/dev/sda', { blockDevices: ['/dev/sda'], mountSucceeds: true, failMount: 'move /sys', newroot: r });
+    assert.equal(out.status, 1);
+    assert.deepEqual(out.lines.slice(4), [
+      `MOUNT -o move /dev ${r}/dev`,
+      `MOUNT -o move /proc ${r}/proc`,
+      `MOUNT -o move /sys ${r}/sys`,
+      'LOG root: cannot move /sys into the new root: ',
+      `MOUNT -o move ${r}/proc /proc`,
+      `MOUNT -o move ${r}/dev /dev`,
+      `UMOUNT ${r}`,
+    ]);
+  });
+
+  it('refuses a root without a /proc to move into, and an init script whose interpreter the root lacks', () => {
+    const noProc = fakeRoot('no-proc', 'proc');
+    const a = run('root=/dev/sda', { blockDevices: ['/dev/sda'], mountSucceeds: true, newroot: noProc });
+    assert.equal(a.status, 1);
+    assert.deepEqual(a.lines.slice(-2), ['LOG root: /dev/sda has no /proc directory to move /proc to', `UMOUNT ${noProc}`]);
+    const r = fakeRoot('bash-init');
+    writeFileSync(join(r, 'sbin/my-init'), '#!/bin/bash -e\necho hi\n', { mode: 0o755 });
+    const b = run('root=/dev/sda init=/sbin/my-init', { blockDevices: ['/dev/sda'], mountSucceeds: true, newroot: r });
+    assert.equal(b.status, 1);
+    assert.deepEqual(b.lines.slice(-2), ['LOG root: /sbin/my-init on /dev/sda is a script for /bin/bash, which /dev/sda does not have', `UMOUNT ${r}`]);
+    assert.ok(!b.lines.some((l) => l.startsWith('EXEC') || l.includes('move')), 'nothing moved, no switch');
+    writeFileSync(join(r, 'sbin/sh-init'), '#!/bin/busybox sh\necho hi\n', { mode: 0o755 });
+    const c = run('root=/dev/sda init=/sbin/sh-init', { blockDevices: ['/dev/sda'], mountSucceeds: true, newroot: r });
+    assert.equal(c.lines.at(-1), `EXEC switch_root ${r} /sbin/sh-init`, 'a script for an interpreter the root has is run');
   });
 });
