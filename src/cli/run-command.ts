@@ -5,7 +5,7 @@ import { BootError } from '../firmware/index.js';
 import { VidError } from '../vid/index.js';
 import { HvError } from '../winhv/index.js';
 import { openDisk, StorageError, type Disk } from '../storage/index.js';
-import { MAX_GUEST_MEMORY, VmConfigError, VmWorker, type ControlServer, type ResetAction, type ClockMode, type VmExit } from '../vmwp/index.js';
+import { MAX_GUEST_MEMORY, VMBUS_VERSION_NAMES, VmConfigError, vmbusVersionOf, VmWorker, type ControlServer, type ResetAction, type ClockMode, type VmExit } from '../vmwp/index.js';
 import { endBySignal, exitStatus } from './run-exit.js';
 import { ArgReader } from './arg-reader.js';
 import { parseMemorySize, UsageError } from './size-option.js';
@@ -24,7 +24,8 @@ export const DEFAULT_CMDLINE = 'console=ttyS0 earlycon=uart8250,io,0x3f8 panic=-
 
 export const RUN_HELP = `Usage: hypatia run --kernel <file> [--initrd <file>] [--append "<cmdline>"] [--memory <size>]
                   [--on-reset reboot|stop] [--clock host|virtual] [--trace-exits]
-                  [--trace-vmbus] [--control <path>] [--shutdown-timeout <s>] [--disk <file>[,ro]]...
+                  [--trace-vmbus] [--vmbus-version <v>] [--control <path>] [--shutdown-timeout <s>]
+                  [--disk <file>[,ro]]...
 
 Boot a kernel in a child partition, with COM1 (0x3F8) on this terminal.
 
@@ -50,6 +51,9 @@ Options:
   --trace-exits     print every intercept (I/O port, MMIO, MSR, halt) to stderr
   --trace-vmbus     print the VMBus server's narration (connect, offers, opens, closes) to stderr; without it
                     only its problem reports (a refused message, a dropped packet), rate-limited
+  --vmbus-version <v>
+                    the newest VMBus protocol version the host accepts (${VMBUS_VERSION_NAMES.join(', ')}; default
+                    ${VMBUS_VERSION_NAMES[0]}): the guest falls back to it, as on an older Hyper-V host
   --control <path>  serve a control socket at <path> (Unix socket, mode 0600) for "hypatia vm": status, the
                     heartbeat, KVP get/set, shutdown and reboot through the guest's integration services, stop
   --shutdown-timeout <s>
@@ -88,7 +92,7 @@ always odd; the other outcomes are even:
 
 interface DiskOption { path: string; readOnly: boolean }
 
-interface RunOptions { disks: DiskOption[]; control?: string; shutdownTimeoutMs: number; kernel: string; initrd?: string; cmdline: string; memoryBytes: number; traceExits: boolean; traceVmbus: boolean; onReset?: ResetAction; clock?: ClockMode }
+interface RunOptions { disks: DiskOption[]; control?: string; shutdownTimeoutMs: number; kernel: string; initrd?: string; cmdline: string; memoryBytes: number; traceExits: boolean; traceVmbus: boolean; onReset?: ResetAction; clock?: ClockMode; vmbusVersion?: number }
 
 function parseRunArgs(argv: string[]): RunOptions | 'help' {
   let kernel: string | undefined;
@@ -102,6 +106,7 @@ function parseRunArgs(argv: string[]): RunOptions | 'help' {
   const disks: DiskOption[] = [];
   let onReset: ResetAction | undefined;
   let clock: ClockMode | undefined;
+  let vmbusVersion: number | undefined;
   const r = new ArgReader(argv);
   for (let name = r.next(); name !== null; name = r.next()) {
     switch (name) {
@@ -124,12 +129,13 @@ function parseRunArgs(argv: string[]): RunOptions | 'help' {
       }
       case '--on-reset': onReset = r.choice(['reboot', 'stop'] as const); break;
       case '--clock': clock = r.choice(['host', 'virtual'] as const); break;
+      case '--vmbus-version': vmbusVersion = vmbusVersionOf(r.choice(VMBUS_VERSION_NAMES)); break;
       default: throw new UsageError(r.arg.startsWith('-') ? `unknown option ${name} for run` : `unexpected argument "${r.arg}"`);
     }
   }
   if (kernel === undefined) throw new UsageError('run needs --kernel <file>');
   if (memoryBytes > MAX_GUEST_MEMORY) throw new UsageError(`--memory: ${memoryBytes / 2 ** 20}M is too large (at most ${MAX_GUEST_MEMORY / 2 ** 20}M: system memory is limited to 2 GiB)`);
-  return { disks, control, shutdownTimeoutMs, kernel, initrd, cmdline, memoryBytes, traceExits, traceVmbus, onReset, clock };
+  return { disks, control, shutdownTimeoutMs, kernel, initrd, cmdline, memoryBytes, traceExits, traceVmbus, onReset, clock, vmbusVersion };
 }
 
 /** Opens the --disk images (null, with the reason on stderr and nothing left open, if one cannot be used). */
@@ -187,7 +193,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   if (disks === null) return 2;
   let worker: VmWorker;
   try {
-    worker = VmWorker.create({ disks, memoryBytes: opts.memoryBytes, kernel, initrd, cmdline: opts.cmdline, traceExits: opts.traceExits, traceVmbus: opts.traceVmbus, onReset: opts.onReset, clock: opts.clock }, {
+    worker = VmWorker.create({ disks, memoryBytes: opts.memoryBytes, kernel, initrd, cmdline: opts.cmdline, traceExits: opts.traceExits, traceVmbus: opts.traceVmbus, onReset: opts.onReset, clock: opts.clock, vmbusVersion: opts.vmbusVersion }, {
       // A terminal (raw mode) or a pipe/file (bytes as they come; EOF only ends the input, not the VM).
       input: process.stdin,
       output: process.stdout,

@@ -15,6 +15,8 @@ export interface LoopbackBusOptions {
   shared?: boolean;
   /** Server log lines; default: kept in `log` (and the problem ones in `problems` too). */
   log?: (line: string, problem: boolean) => void;
+  /** The server's newest version (VmbusServerOptions.maxVersion). */
+  maxVersion?: number;
 }
 
 export interface LoopbackBus {
@@ -35,7 +37,7 @@ export function createLoopbackBus(opts: LoopbackBusOptions = {}): LoopbackBus {
   const log: string[] = [];
   const problems: string[] = [];
   const keep = (l: string, problem: boolean): void => { log.push(l); if (problem) problems.push(l); };
-  const server = new VmbusServer({ synic, pages: ram.pages, vpCount, log: opts.log ?? keep });
+  const server = new VmbusServer({ synic, pages: ram.pages, vpCount, log: opts.log ?? keep, maxVersion: opts.maxVersion });
   const client = new GuestBusClient(synic, ram, 0);
   return { synic, ram, server, client, log, problems };
 }

@@ -1,6 +1,6 @@
 // VMWP: the worker that builds and runs one VM.
 export { VmWorker, MAX_GUEST_MEMORY, type VmExit, type StopReason, type WorkerStreams } from './vm-worker.js';
-export { VmConfigError, type VmConfig, type ResetAction, type ClockMode } from './vm-config.js';
+export { VmConfigError, type VmConfig, type ResetAction, type ClockMode, VMBUS_VERSION_NAMES, vmbusVersionOf } from './vm-config.js';
 export { VmMachine, type MachineEvents } from './vm-machine.js';
 export { VmbusHost, type VmbusHostOptions } from './vmbus-host.js';
 export { LogLimiter } from './log-limiter.js';

@@ -1,5 +1,6 @@
 // What a worker needs to build a VM.
 import type { Disk } from '../storage/index.js';
+import { SUPPORTED_VERSIONS, versionText } from '../vmbus/index.js';
 
 export interface VmConfig {
   /** Guest RAM in bytes. */
@@ -34,6 +35,11 @@ export interface VmConfig {
   /** Write every VMBus server line (offers, opens, closes) to the trace stream, not only problems. */
   traceVmbus?: boolean;
   /**
+   * The newest VMBus protocol version the host accepts, as VERSION_* (one of SUPPORTED_VERSIONS); default the
+   * newest (5.3). Older caps make Linux fall back, for testing its older protocol paths.
+   */
+  vmbusVersion?: number;
+  /**
    * Disks on the VM's synthetic SCSI controller (storvsp), as LUNs 0..n-1 in this order (Linux: sda, sdb, ...).
    * Open images the caller owns and closes after the run; they stay attached across guest reboots. Needs VMBus.
    */
@@ -41,6 +47,16 @@ export interface VmConfig {
 }
 
 export type ClockMode = 'host' | 'virtual';
+
+/** The VMBus versions a host can be capped at, as "major.minor", newest first. */
+export const VMBUS_VERSION_NAMES: readonly string[] = SUPPORTED_VERSIONS.map(versionText);
+
+/** VmConfig.vmbusVersion for "major.minor" (one of VMBUS_VERSION_NAMES). */
+export function vmbusVersionOf(name: string): number {
+  const k = VMBUS_VERSION_NAMES.indexOf(name);
+  if (k < 0) throw new VmConfigError(`VMBus version ${name} is not one this host serves (${VMBUS_VERSION_NAMES.join(', ')})`);
+  return SUPPORTED_VERSIONS[k];
+}
 
 export type ResetAction = 'reboot' | 'stop';
 

@@ -12,7 +12,7 @@ import { bootKernel, type AcpiPlatform, type DirectBoot } from '../firmware/inde
 import { AcpiPm, COM1_PORT, DEBUG_EXIT_PORT, DebugExit, MmioBus, PortBus, Uart16550 } from '../vdev/index.js';
 import { COM1_IRQ, IOAPIC_BASE, IOAPIC_MMIO_SIZE, IoApic } from '../vdev/index.js';
 import type { VmConfig } from './vm-config.js';
-import { VmbusHost } from './vmbus-host.js';
+import { VmbusHost, type VmbusHostOptions } from './vmbus-host.js';
 
 /** What a machine's devices and intercepts tell the worker. */
 export interface MachineEvents {
@@ -32,7 +32,7 @@ export interface MachineEvents {
    * VMBus for this boot (null: none): where its diagnostics go and whether to narrate the whole protocol.
    * The worker passes it only when the ACPI platform carries the VMBus devices.
    */
-  vmbus: { write(text: string): void; traceAll: boolean } | null;
+  vmbus: VmbusHostOptions | null;
 }
 
 export class VmMachine {

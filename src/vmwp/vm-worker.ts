@@ -7,7 +7,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DispatchEvent, DispatchState, DispatchVpFlags, HvMessageType, MAX_SYSTEM_MEMORY, WinHv } from '../winhv/index.js';
 import { acpi, defaultAcpiPlatform, looksLikeBzImage, type AcpiPlatform } from '../firmware/index.js';
-import type { Vsp } from '../vmbus/index.js';
+import { SUPPORTED_VERSIONS, versionText, type Vsp } from '../vmbus/index.js';
 import { Storvsp } from '../vsp/storvsp/index.js';
 import { integrationServices, type IntegrationServices } from '../vsp/ic/index.js';
 import { LogLimiter } from './log-limiter.js';
@@ -111,6 +111,12 @@ export class VmWorker {
     if (this.hasVmbus) this.platform.devices.push(acpi.vmbusAcpiDevices({ mmio: [acpi.VMBUS_MMIO_LOW] }));
     const disks = config.disks ?? [];
     if (disks.length > 0 && !this.hasVmbus) throw new VmConfigError('disks need VMBus (a Linux bzImage kernel, or vmbus: true)');
+    if (config.vmbusVersion !== undefined) {
+      if (!SUPPORTED_VERSIONS.includes(config.vmbusVersion)) {
+        throw new VmConfigError(`VMBus version ${versionText(config.vmbusVersion)} is not one this host serves (${SUPPORTED_VERSIONS.map(versionText).join(', ')})`);
+      }
+      if (!this.hasVmbus) throw new VmConfigError('a VMBus version needs VMBus (a Linux bzImage kernel, or vmbus: true)');
+    }
     this.console = new SerialConsole(streams.input, streams.output, () => this.quit());
     this.machine = this.buildMachine();
     this.integration = this.hasVmbus ? this.offerIntegrationServices() : null;
@@ -139,7 +145,9 @@ export class VmWorker {
       crashNotified: () => this.crashNotified(),
       stopping: () => this.end !== null || this.stop !== null,
       trace,
-      vmbus: this.hasVmbus ? { write: (text) => { this.streams.trace.write(text); }, traceAll: this.config.traceVmbus === true } : null,
+      vmbus: this.hasVmbus
+        ? { write: (text) => { this.streams.trace.write(text); }, traceAll: this.config.traceVmbus === true, maxVersion: this.config.vmbusVersion }
+        : null,
     });
     for (const vsp of this.vsps) machine.vmbus?.addVsp(vsp);
     return machine;

@@ -13,6 +13,8 @@ export interface VmbusHostOptions {
   write(text: string): void;
   /** Every server line, not only problems. */
   traceAll: boolean;
+  /** The newest VMBus version to offer (VmConfig.vmbusVersion); default the newest the server has. */
+  maxVersion?: number;
   /** The clock for rate limiting (tests replace it). */
   now?: () => number;
 }
@@ -28,6 +30,7 @@ export class VmbusHost {
       pages: partition.guestPages(),
       vpCount: partition.vpCount,
       log: (line, problem) => this.log(line, problem),
+      maxVersion: opts.maxVersion,
     });
   }
 

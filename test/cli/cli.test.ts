@@ -80,6 +80,9 @@ test('bad input: one line, non-zero status', () => {
   oneLineError(hypatia('run', '--kernel', good, '--shutdown-timeout', 'soon'), 2, /--shutdown-timeout takes seconds/);
   oneLineError(hypatia('run', '--kernel', good, '--control', ''), 2, /--control needs a path/);
   oneLineError(hypatia('run', '--kernel', good, '--control', good), 2, /^hypatia run: --control .*good\.elf: .*exists and is not a socket/);
+  // The VMBus version cap: one of the versions served, and only where there is VMBus.
+  oneLineError(hypatia('run', '--kernel', good, '--vmbus-version', '4.2'), 2, /--vmbus-version takes 5\.3 or 5\.2 or 5\.1 or 5\.0 or 4\.1 or 4\.0 or 3\.0 or 2\.4 \(got "4\.2"\)/);
+  oneLineError(hypatia('run', '--kernel', good, '--vmbus-version', '4.0'), 2, /^hypatia run: a VMBus version needs VMBus/);
 });
 
 /** An ELF with one executable segment at `addr` (ELF64 header + one program header + 1 byte: HLT). */

@@ -110,6 +110,17 @@ test('version negotiation: versions Linux does not try are refused; 4.0 on conne
   assert.equal(readU32(bus2.synic.messages[0].payload, 0), CHANNELMSG_VERSION_RESPONSE);
 });
 
+test('a host capped at an older version (maxVersion) refuses the newer ones a guest asks first, without calling it a problem, and the guest falls back', () => {
+  const bus = createLoopbackBus({ maxVersion: 0x00040000 });
+  assert.equal(bus.client.connect(), 0x00040000, "Linux's list walked down to 4.0");
+  assert.equal(bus.client.msgConnId, 1);
+  assert.deepEqual(bus.log.filter((l) => l.startsWith('vmbus: refused version')).map((l) => l.split(':')[1].trim()),
+    ['refused version 5.3', 'refused version 5.2', 'refused version 5.1', 'refused version 5.0', 'refused version 4.1']);
+  assert.deepEqual(bus.problems, [], 'an expected fall-back is not a problem');
+  assert.deepEqual(bus.client.requestOffers(), [], 'and is served at that version');
+  assert.throws(() => createLoopbackBus({ maxVersion: 0x00040002 }), /not a version it serves/);
+});
+
 test('echo: in-band packets both ways through open rings, trans ids past 2^53 kept, signals by the ring rules', () => {
   const echo = new EchoVsp(testOffer('echo'));
   const bus = connected([echo]);

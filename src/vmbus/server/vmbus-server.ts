@@ -35,6 +35,11 @@ export interface VmbusServerOptions {
   vpCount: number;
   /** Diagnostics: `problem` is true for what a well-behaved guest never causes (refusals, drops, failures). */
   log?: (line: string, problem: boolean) => void;
+  /**
+   * The newest protocol version to accept (one of SUPPORTED_VERSIONS; default the newest): a guest asking for a
+   * newer one is refused, as by an older host, and falls back — how a driver developer reaches the older paths.
+   */
+  maxVersion?: number;
 }
 
 /** Non-zero status for GPADL_CREATED, OPENCHANNEL_RESULT and MODIFYCHANNEL_RESPONSE (STATUS_UNSUCCESSFUL). */
@@ -84,6 +89,7 @@ export class VmbusServer {
   private readonly pendingGpadlRelid = new Map<number, number>();
   private connected = false;
   private version = 0;
+  private readonly maxVersion: number;
   private messageVp = 0;
   private offersRequested = false;
   private contactInfo: Record<string, unknown> = {};
@@ -94,6 +100,8 @@ export class VmbusServer {
     this.synic = opts.synic;
     this.pages = opts.pages;
     this.vpCount = opts.vpCount;
+    this.maxVersion = opts.maxVersion ?? SUPPORTED_VERSIONS[0];
+    if (!SUPPORTED_VERSIONS.includes(this.maxVersion)) throw new Error(`VmbusServer: maxVersion ${versionText(this.maxVersion)} is not a version it serves`);
     this.logLine = opts.log ?? (() => {});
     this.gpadls = new GpadlTable(this.pages);
     this.host = {
@@ -254,6 +262,12 @@ export class VmbusServer {
     let why = '';
     if (!SUPPORTED_VERSIONS.includes(v)) why = 'unsupported version';
     else if (v >= VERSION_WIN10_V5 && c.msgSint !== VMBUS_MESSAGE_SINT) why = `msg_sint ${c.msgSint} (only SINT 2 is served)`;
+    if (!why && v > this.maxVersion) {
+      // Expected: the guest walks down its list until it reaches the host's newest.
+      this.logLine(`vmbus: refused version ${versionText(v)}: newer than ${versionText(this.maxVersion)}, the newest this host offers`, false);
+      this.synicPost(c.targetVcpu, encodeVersionResponse(false, VMBUS_MESSAGE_CONNECTION_ID), 'VERSION_RESPONSE');
+      return;
+    }
     if (why) {
       this.logLine(`vmbus: refused version ${versionText(v)}: ${why}`, true);
       this.synicPost(c.targetVcpu, encodeVersionResponse(false, VMBUS_MESSAGE_CONNECTION_ID), 'VERSION_RESPONSE');
