@@ -169,7 +169,7 @@ export class VmWorker {
     const limiter = new LogLimiter((text) => { this.streams.trace.write(text); });
     const traceAll = this.config.traceVmbus === true;
     const ics = integrationServices({
-      log: (line) => { if (traceAll || /dropped|refus|fail|threw/.test(line)) limiter.line(`hypatia: ${line}`); },
+      log: (line, problem) => { if (traceAll || problem) limiter.line(`hypatia: ${line}`); },
       // Time sync 4.0 samples carry the guest's reference time, read from the current boot's VP 0.
       timesync: { referenceTime: () => this.machine.partition.referenceTime(0) },
     });

@@ -85,8 +85,8 @@ describe('IC offers and negotiation', () => {
 });
 
 describe('IC framework against a hostile guest', () => {
-  it('drops malformed NEGOTIATE answers and still negotiates when the real one comes', () => {
-    const { ics, bus } = icBed();
+  it('drops malformed NEGOTIATE answers and still negotiates when the real one comes; each drop is flagged a problem, the negotiation is not', () => {
+    const { ics, bus, icProblems, icLog } = icBed();
     const ch = bus.client.openChannel(bus.client.offerOf(CLASS_OF.heartbeat).childRelid);
     const req = ch.receive()!;
     const answer = (mutate: (b: Uint8Array, dv: DataView) => void, len = req.payload.length): void => {
@@ -110,6 +110,9 @@ describe('IC framework against a hostile guest', () => {
     answer((_b, dv) => { dv.setUint16(IC_BODY, 1, true); dv.setUint16(IC_BODY + 2, 1, true); dv.setUint16(o, 3, true); dv.setUint16(o + 4, 3, true); });
     assert.equal(ics.heartbeat.phase, 'ready');
     assert.deepEqual(ics.heartbeat.service, v(3, 0));
+    assert.equal(icProblems.length, 7, icProblems.join('\n'));
+    assert.ok(icProblems.every((l) => l.startsWith('ic/heartbeat: dropped guest packet #')), icProblems.join('\n'));
+    assert.ok(icLog.includes('ic/heartbeat: negotiated framework 3.0, service 3.0'), icLog.join('\n'));
   });
 
   it('drops short, mistyped, unsolicited and oversized packets after negotiation, never throws, and keeps working', async () => {

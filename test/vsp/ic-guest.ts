@@ -199,19 +199,22 @@ export interface IcBed {
   ics: IntegrationServices;
   /** Host-side log lines of the integration services. */
   icLog: string[];
+  /** The lines among them the services flagged as problems. */
+  icProblems: string[];
   /** Opens the channel of `kind` as hv_utils' util_probe does (4-page rings) and returns a guest answering on it. */
   open(kind: IcKind, prefs?: { framework: readonly IcVersion[]; service: readonly IcVersion[] }): LinuxIcGuest;
 }
 
 export function icBed(opts: Omit<IntegrationServicesOptions, 'log'> = {}): IcBed {
   const icLog: string[] = [];
+  const icProblems: string[] = [];
   const bus = createLoopbackBus();
-  const ics = integrationServices({ ...opts, log: (l) => icLog.push(l) });
+  const ics = integrationServices({ ...opts, log: (l, problem) => { icLog.push(l); if (problem) icProblems.push(l); } });
   for (const vsp of ics.vsps) bus.server.addVsp(vsp);
   bus.client.connect();
   bus.client.requestOffers();
   return {
-    bus, ics, icLog,
+    bus, ics, icLog, icProblems,
     open(kind, prefs) {
       const ch = bus.client.openChannel(bus.client.offerOf(CLASS_OF[kind]).childRelid, { sendPages: 4, recvPages: 4 });
       return new LinuxIcGuest(ch, kind, prefs);

@@ -34,8 +34,11 @@ export interface IcStateEvent {
 export interface IcServiceOptions {
   /** Instance GUID of the offer; each service has a fixed default. */
   readonly instanceId?: string;
-  /** Log sink; defaults to silence. */
-  readonly log?: (msg: string) => void;
+  /**
+   * Log sink; defaults to silence. `problem` is true for what a well-behaved guest never causes (a dropped
+   * packet, a refused open, a failed send) as against narration (negotiated versions, requests made).
+   */
+  readonly log?: (msg: string, problem: boolean) => void;
 }
 
 /** Host -> guest packets kept while the ring is full, at most this many; older are never dropped, newer are. */
@@ -68,7 +71,7 @@ export abstract class IcVsp implements Vsp {
   private packetsSent = 0;
   private packetsReceived = 0;
   private packetsDropped = 0;
-  protected readonly log: (msg: string) => void;
+  protected readonly log: (msg: string, problem?: boolean) => void;
   private readonly stateListeners: Listeners<IcStateEvent>;
 
   protected constructor(
@@ -81,8 +84,8 @@ export abstract class IcVsp implements Vsp {
   ) {
     this.offer = offer;
     const sink = opts.log ?? (() => {});
-    this.log = (msg) => sink(`ic/${offer.name}: ${msg}`);
-    this.stateListeners = new Listeners(this.log);
+    this.log = (msg, problem = false) => sink(`ic/${offer.name}: ${msg}`, problem);
+    this.stateListeners = new Listeners((msg) => this.log(msg, true));
   }
 
   get phase(): IcPhase { return this.phaseValue; }
@@ -112,7 +115,7 @@ export abstract class IcVsp implements Vsp {
 
   open(channel: VspChannel, _userData: Uint8Array): boolean {
     if (this.channel) {
-      this.log(`refusing a second open (relid ${channel.relid}) while relid ${this.channel.relid} is open`);
+      this.log(`refusing a second open (relid ${channel.relid}) while relid ${this.channel.relid} is open`, true);
       return false;
     }
     this.channel = channel;
@@ -169,7 +172,7 @@ export abstract class IcVsp implements Vsp {
    */
   protected sendRequest(bodySize: number, fill: (payload: Uint8Array) => void): number {
     if (this.phaseValue !== 'ready' || !this.frameworkValue || !this.serviceValue) return 0;
-    if (this.queue.length >= MAX_QUEUED) { this.log('ring full and queue full: request not sent'); return 0; }
+    if (this.queue.length >= MAX_QUEUED) { this.log('ring full and queue full: request not sent', true); return 0; }
     const payload = buildIcPacket({
       frame: this.frameworkValue, msgType: this.messageType, msg: this.serviceValue,
       transactionId: this.allocIcTransaction(), flags: IcFlag.TRANSACTION | IcFlag.REQUEST,
@@ -183,7 +186,7 @@ export abstract class IcVsp implements Vsp {
   /** Run `fn` every `ms` while the channel is open; cleared on close and never keeps the process alive. */
   protected every(ms: number, fn: () => void): void {
     const t = setInterval(() => {
-      try { fn(); } catch (err) { this.log(`timer threw: ${err instanceof Error ? err.message : String(err)}`); }
+      try { fn(); } catch (err) { this.log(`timer threw: ${err instanceof Error ? err.message : String(err)}`, true); }
     }, ms);
     t.unref();
     this.timers.add(t);
@@ -198,7 +201,7 @@ export abstract class IcVsp implements Vsp {
     const answer = parseNegotiateAnswer(packet.payload, FRAMEWORK_VERSIONS, this.serviceVersions);
     if (!answer) return this.drop(`malformed NEGOTIATE answer (${h.length} bytes)`);
     if (answer.refused) {
-      this.log('the guest supports none of the offered versions');
+      this.log('the guest supports none of the offered versions', true);
       this.setPhase('refused');
       return;
     }
@@ -222,14 +225,14 @@ export abstract class IcVsp implements Vsp {
       if (status === RingStatus.Full) return; // writable() resumes
       this.queue.shift();
       if (status === RingStatus.Ok || status === RingStatus.OkSignal) this.packetsSent++;
-      else this.log(`send failed: ring status ${status}`);
+      else this.log(`send failed: ring status ${status}`, true);
     }
   }
 
   private drop(why: string): void {
     this.packetsDropped++;
     // A guest can send garbage in a loop: log the first ones, then a sample.
-    if (this.packetsDropped <= 20 || this.packetsDropped % 1000 === 0) this.log(`dropped guest packet #${this.packetsDropped}: ${why}`);
+    if (this.packetsDropped <= 20 || this.packetsDropped % 1000 === 0) this.log(`dropped guest packet #${this.packetsDropped}: ${why}`, true);
   }
 
   private allocTransId(): number {

@@ -19,7 +19,8 @@ export * from './timesync.js';
 export * from './kvp.js';
 
 export interface IntegrationServicesOptions {
-  readonly log?: (msg: string) => void;
+  /** Every service's log lines (see IcServiceOptions.log). */
+  readonly log?: (msg: string, problem: boolean) => void;
   readonly heartbeat?: Omit<HeartbeatOptions, 'log'>;
   readonly shutdown?: Omit<IcServiceOptions, 'log'>;
   readonly timesync?: Omit<TimesyncOptions, 'log'>;

@@ -87,7 +87,7 @@ export class ShutdownVsp extends IcVsp {
     this.pending.delete(transId);
     const r: ShutdownResponse = { kind, status: h.status, accepted: h.status === HV_S_OK };
     this.lastResponse = r;
-    this.log(`guest ${r.accepted ? 'accepted' : 'refused'} ${kind} (status 0x${(h.status >>> 0).toString(16)})`);
+    this.log(`guest ${r.accepted ? 'accepted' : 'refused'} ${kind} (status 0x${(h.status >>> 0).toString(16)})`, !r.accepted);
     this.events.emit(r);
     return true;
   }
