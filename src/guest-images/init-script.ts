@@ -115,7 +115,7 @@ log "modules: $loaded loaded, $failed failed, $skipped skipped${root ? ', $alrea
 ${root ? '' : `${rootMountScript()}root_from_cmdline || log "root: staying in the initramfs"
 `}syslogd -O ${SYSLOG_PATH} || log "syslogd failed to start"
 if [ ! -x ${KVP_DAEMON_PATH} ]; then
-  log "kvp: no ${KVP_DAEMON_PATH} in this initramfs"
+  log "kvp: no ${KVP_DAEMON_PATH} on this root"
 elif [ ! -c ${KVP_DEVICE_PATH} ]; then
   log "kvp: no ${KVP_DEVICE_PATH} (hv_utils not loaded or no KVP channel): hv_kvp_daemon not started"
 elif out=$(${KVP_DAEMON_PATH} 2>&1); then
