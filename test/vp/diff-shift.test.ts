@@ -107,6 +107,46 @@ for (const op of ['shl', 'shr', 'sar'] as const) {
 }
 add({ asm: 'rcl eax, 1; rcr ebx, 1; adc ecx, edx' });
 
+// Rotates after each kind of flag-setting instruction: a rotate changes only CF and OF and leaves SF, ZF, PF, AF
+// as the previous instruction computed them (the VP keeps those lazy, flags.ts LZ_ROT), so every flag is read
+// right after it: through all 16 conditions (SETcc) and PUSHF. Flags the previous instruction leaves undefined
+// (logic and shifts: AF; IMUL: SF ZF AF PF) and OF after a rotate by more than 1 are masked out of what is read
+// (the pushed copy on the stack is overwritten with the masked value: it also holds IF, which differs).
+{
+  const BEFORE: { asm: string; undef: number }[] = [
+    { asm: 'add eax, ebx', undef: 0 }, { asm: 'add rdx, rsi', undef: 0 }, { asm: 'adc r8d, r10d', undef: 0 },
+    { asm: 'sub rax, rbx', undef: 0 }, { asm: 'cmp esi, edx', undef: 0 }, { asm: 'sbb r10, rdi', undef: 0 },
+    { asm: 'and eax, ebx', undef: AF }, { asm: 'xor rdx, rsi', undef: AF }, { asm: 'test r8b, r10b', undef: AF },
+    { asm: 'inc edi', undef: 0 }, { asm: 'dec r9', undef: 0 }, { asm: 'neg rbx', undef: 0 },
+    { asm: 'imul eax, ebx', undef: SF | ZF | AF | PF }, { asm: 'imul rdx, rsi, 3', undef: SF | ZF | AF | PF },
+    { asm: 'shl edx, 3', undef: AF }, { asm: 'sar r9, 1', undef: AF }, { asm: 'rol eax, 1', undef: 0 },
+  ];
+  // [rotate, OF undefined?] — imm, by 1, by CL (CL = 1 or 9 below), 64/32/16-bit register and memory forms.
+  const ROTATES: [string, boolean][] = [
+    ['rol r11d, 1', false], ['ror r11, 1', false], ['rol r11, 7', true], ['ror r11d, 13', true], ['rol r11, 33', true],
+    ['ror r11, 40', true], ['rol r11d, cl', true], ['ror r11, cl', true], ['rcl r11d, 1', false], ['rcr r11, 1', false],
+    ['rol r11w, 1', false], ['ror DWORD PTR [0x200010], 1', false],
+  ];
+  const CONDS = ['o', 'no', 'b', 'ae', 'e', 'ne', 'be', 'a', 's', 'ns', 'p', 'np', 'l', 'ge', 'le', 'g'];
+  const USES: Record<string, number> = {
+    o: OF, no: OF, b: CF, ae: CF, e: ZF, ne: ZF, be: CF | ZF, a: CF | ZF, s: SF, ns: SF, p: PF, np: PF, l: SF | OF, ge: SF | OF,
+    le: ZF | SF | OF, g: ZF | SF | OF,
+  };
+  let j = 0;
+  for (const b of BEFORE) {
+    for (let r = 0; r < 3; r++) {
+      const [rot, ofUndef] = ROTATES[j++ % ROTATES.length];
+      const undef = b.undef | (ofUndef ? OF : 0);
+      const sets = CONDS.filter((c) => (USES[c] & undef) === 0).map((c, k) => `set${c} BYTE PTR [0x${(DATA + 0x180 + k).toString(16)}]`);
+      const read = (0x8d5 & ~undef).toString(16); // the six arithmetic flags, less the undefined ones
+      add({
+        asm: `${b.asm}; ${rot}; ${sets.join('; ')}; pushfq; pop r12; and r12d, 0x${read}; mov [rsp-8], r12`,
+        undefFlags: undef, init: rot.includes('cl') ? { rcx: (rr: Rng) => (rr.u64() & ~0x3fn) | (rr.below(2) === 0 ? 1n : 9n) } : {},
+      });
+    }
+  }
+}
+
 // ---- SHLD / SHRD
 /** Undefined flags of SHLD/SHRD for a raw count. */
 function undefD(size: Size, raw: number): number {

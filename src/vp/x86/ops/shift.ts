@@ -11,13 +11,13 @@
 //   from the result. A 16-bit double shift by 17..31 is undefined (processors differ); we compute it as a shift
 //   of the 48-bit value dst:src:dst.
 // OF for counts other than 1 is undefined; we compute the 1-bit formula regardless.
-// Flags are set eagerly: shifts write all six arithmetic flags (no materialisation needed); rotates materialise
-// and change CF/OF only.
-import { FLAG_CF, FLAG_OF, FLAG_SF, FLAG_ZF, FLAGS_ARITH, RCX } from '../constants.js';
-import { LZ_NONE, materializeFlags, PARITY } from '../flags.js';
+// Flags: shifts write all six arithmetic flags eagerly (no materialisation needed); rotates set only CF/OF through
+// setCfOf, which leaves the other four lazy (flags.ts LZ_ROT).
+import { FLAG_SF, FLAG_ZF, FLAGS_ARITH, RCX } from '../constants.js';
+import { lazyCF, LZ_NONE, PARITY, setCfOf } from '../flags.js';
 import { S_LZ_OP, S_RFLAGS } from '../state.js';
 import { MAP0F, MAP1, type Decoder } from '../decoder.js';
-import type { Insn } from '../insn.js';
+import type { Handler, Insn } from '../insn.js';
 import type { X86Cpu } from '../cpu.js';
 import { ea, getReg, readMem, setReg, writeMem } from '../operands.js';
 
@@ -106,15 +106,13 @@ function shiftOp(s: Int32Array, op: number, size: number, lo: number, hi: number
       const msb = bit2(tLo, tHi, w - 1);
       let cf: number, of: number;
       if (op === OP_ROL) { cf = tLo & 1; of = msb ^ cf; } else { cf = msb; of = msb ^ bit2(tLo, tHi, w - 2); }
-      const f = materializeFlags(s);
-      s[S_RFLAGS] = (f & ~(FLAG_CF | FLAG_OF)) | cf | (of << 11);
+      setCfOf(s, cf, of);
       break;
     }
     default: { // RCL, RCR: rotate the (w+1)-bit value CF:operand
       const r = size === 1 ? n % 9 : size === 2 ? n % 17 : n;
-      const f = materializeFlags(s);
       if (r === 0) { tLo = lo; tHi = hi; break; } // nothing moves (a nonzero count that is a multiple of w+1)
-      const c = f & FLAG_CF;
+      const c = lazyCF(s);
       let aLo: number, aHi: number, cf: number;
       if (op === OP_RCL) {
         shl2(lo, hi, r); aLo = tLo; aHi = tHi;
@@ -130,7 +128,7 @@ function shiftOp(s: Int32Array, op: number, size: number, lo: number, hi: number
       tLo |= aLo; tHi |= aHi; clip(size);
       const msb = bit2(tLo, tHi, w - 1);
       const of = op === OP_RCL ? msb ^ cf : msb ^ bit2(tLo, tHi, w - 2);
-      s[S_RFLAGS] = (f & ~(FLAG_CF | FLAG_OF)) | cf | (of << 11);
+      setCfOf(s, cf, of);
       break;
     }
   }
@@ -167,9 +165,13 @@ function shiftM(cpu: X86Cpu, i: Insn): void {
   writeMem(cpu, size, v, resHi);
 }
 
-// Fast paths for the frequent immediate forms on 64- and 32-bit registers (SHL/SHR/SAR).
-function shl64RI(cpu: X86Cpu, i: Insn): void {
-  const s = cpu.s, k = 2 * i.rm, n = i.immLo;
+// Fast paths for the frequent forms on 64- and 32-bit registers: SHL/SHR/SAR/ROL/ROR by an immediate (RI: the
+// decoder stores the masked, nonzero count in i.immLo) and by CL (RC). In a Linux boot most shifts and rotates
+// are these (ROR/ROL r32, imm from the kernel's hashes and PRNG; SHL/SHR r64, CL), and the generic shiftR path
+// (getReg/setReg by size, the op switch, the pair helpers) cost ~7% of the run.
+// Each operation takes the register pair index k and the count n (1..63 or 1..31).
+
+function shl64(s: Int32Array, k: number, n: number): void {
   const lo = s[k], hi = s[k + 1];
   shl2(lo, hi, n);
   s[k] = tLo; s[k + 1] = tHi;
@@ -177,24 +179,21 @@ function shl64RI(cpu: X86Cpu, i: Insn): void {
   putFlags(s, szp(8, tLo, tHi) | cf | (((tHi >>> 31) ^ cf) << 11));
 }
 
-function shr64RI(cpu: X86Cpu, i: Insn): void {
-  const s = cpu.s, k = 2 * i.rm, n = i.immLo;
+function shr64(s: Int32Array, k: number, n: number): void {
   const lo = s[k], hi = s[k + 1];
   shr2(lo, hi, n);
   s[k] = tLo; s[k + 1] = tHi;
   putFlags(s, szp(8, tLo, tHi) | bit2(lo, hi, n - 1) | ((hi >>> 31) << 11));
 }
 
-function sar64RI(cpu: X86Cpu, i: Insn): void {
-  const s = cpu.s, k = 2 * i.rm, n = i.immLo;
+function sar64(s: Int32Array, k: number, n: number): void {
   const lo = s[k], hi = s[k + 1];
   sar2(lo, hi, n);
   s[k] = tLo; s[k + 1] = tHi;
   putFlags(s, szp(8, tLo, tHi) | bit2(lo, hi, n - 1));
 }
 
-function shl32RI(cpu: X86Cpu, i: Insn): void {
-  const s = cpu.s, k = 2 * i.rm, n = i.immLo;
+function shl32(s: Int32Array, k: number, n: number): void {
   const v = s[k], r = v << n;
   s[k] = r; s[k + 1] = 0;
   const cf = (v >>> (32 - n)) & 1;
@@ -204,8 +203,7 @@ function shl32RI(cpu: X86Cpu, i: Insn): void {
   putFlags(s, f);
 }
 
-function shr32RI(cpu: X86Cpu, i: Insn): void {
-  const s = cpu.s, k = 2 * i.rm, n = i.immLo;
+function shr32(s: Int32Array, k: number, n: number): void {
   const v = s[k], r = v >>> n;
   s[k] = r; s[k + 1] = 0;
   let f = PARITY[r & 0xff] | ((v >>> (n - 1)) & 1) | ((v >>> 31) << 11);
@@ -214,8 +212,7 @@ function shr32RI(cpu: X86Cpu, i: Insn): void {
   putFlags(s, f);
 }
 
-function sar32RI(cpu: X86Cpu, i: Insn): void {
-  const s = cpu.s, k = 2 * i.rm, n = i.immLo;
+function sar32(s: Int32Array, k: number, n: number): void {
   const v = s[k], r = v >> n;
   s[k] = r; s[k + 1] = 0;
   let f = PARITY[r & 0xff] | ((v >>> (n - 1)) & 1);
@@ -223,6 +220,68 @@ function sar32RI(cpu: X86Cpu, i: Insn): void {
   if (r < 0) f |= FLAG_SF;
   putFlags(s, f);
 }
+
+// Rotates: CF is the bit that wrapped around (ROL: the new bit 0; ROR: the new MSB); OF is MSB XOR CF (ROL) or
+// the XOR of the two top bits (ROR).
+function rol32(s: Int32Array, k: number, n: number): void {
+  const v = s[k], r = (v << n) | (v >>> (32 - n));
+  s[k] = r; s[k + 1] = 0;
+  const cf = r & 1;
+  setCfOf(s, cf, (r >>> 31) ^ cf);
+}
+
+function ror32(s: Int32Array, k: number, n: number): void {
+  const v = s[k], r = (v >>> n) | (v << (32 - n));
+  s[k] = r; s[k + 1] = 0;
+  setCfOf(s, r >>> 31, ((r >>> 31) ^ (r >>> 30)) & 1);
+}
+
+function rol64(s: Int32Array, k: number, n: number): void {
+  let lo = s[k], hi = s[k + 1];
+  if (n >= 32) { const t = lo; lo = hi; hi = t; n -= 32; } // rotating by 32 swaps the halves
+  if (n !== 0) { const t = (hi << n) | (lo >>> (32 - n)); lo = (lo << n) | (hi >>> (32 - n)); hi = t; }
+  s[k] = lo; s[k + 1] = hi;
+  const cf = lo & 1;
+  setCfOf(s, cf, (hi >>> 31) ^ cf);
+}
+
+function ror64(s: Int32Array, k: number, n: number): void {
+  let lo = s[k], hi = s[k + 1];
+  if (n >= 32) { const t = lo; lo = hi; hi = t; n -= 32; }
+  if (n !== 0) { const t = (lo >>> n) | (hi << (32 - n)); hi = (hi >>> n) | (lo << (32 - n)); lo = t; }
+  s[k] = lo; s[k + 1] = hi;
+  setCfOf(s, hi >>> 31, ((hi >>> 31) ^ (hi >>> 30)) & 1);
+}
+
+function shl64RI(cpu: X86Cpu, i: Insn): void { shl64(cpu.s, 2 * i.rm, i.immLo); }
+function shr64RI(cpu: X86Cpu, i: Insn): void { shr64(cpu.s, 2 * i.rm, i.immLo); }
+function sar64RI(cpu: X86Cpu, i: Insn): void { sar64(cpu.s, 2 * i.rm, i.immLo); }
+function rol64RI(cpu: X86Cpu, i: Insn): void { rol64(cpu.s, 2 * i.rm, i.immLo); }
+function ror64RI(cpu: X86Cpu, i: Insn): void { ror64(cpu.s, 2 * i.rm, i.immLo); }
+function shl32RI(cpu: X86Cpu, i: Insn): void { shl32(cpu.s, 2 * i.rm, i.immLo); }
+function shr32RI(cpu: X86Cpu, i: Insn): void { shr32(cpu.s, 2 * i.rm, i.immLo); }
+function sar32RI(cpu: X86Cpu, i: Insn): void { sar32(cpu.s, 2 * i.rm, i.immLo); }
+function rol32RI(cpu: X86Cpu, i: Insn): void { rol32(cpu.s, 2 * i.rm, i.immLo); }
+function ror32RI(cpu: X86Cpu, i: Insn): void { ror32(cpu.s, 2 * i.rm, i.immLo); }
+
+// By CL: a masked count of 0 changes no flag; a 32-bit destination is still written (zero-extended).
+function shl64RC(cpu: X86Cpu, i: Insn): void { const s = cpu.s, n = s[2 * RCX] & 63; if (n !== 0) shl64(s, 2 * i.rm, n); }
+function shr64RC(cpu: X86Cpu, i: Insn): void { const s = cpu.s, n = s[2 * RCX] & 63; if (n !== 0) shr64(s, 2 * i.rm, n); }
+function sar64RC(cpu: X86Cpu, i: Insn): void { const s = cpu.s, n = s[2 * RCX] & 63; if (n !== 0) sar64(s, 2 * i.rm, n); }
+function rol64RC(cpu: X86Cpu, i: Insn): void { const s = cpu.s, n = s[2 * RCX] & 63; if (n !== 0) rol64(s, 2 * i.rm, n); }
+function ror64RC(cpu: X86Cpu, i: Insn): void { const s = cpu.s, n = s[2 * RCX] & 63; if (n !== 0) ror64(s, 2 * i.rm, n); }
+function shl32RC(cpu: X86Cpu, i: Insn): void { const s = cpu.s, n = s[2 * RCX] & 31; if (n !== 0) shl32(s, 2 * i.rm, n); else s[2 * i.rm + 1] = 0; }
+function shr32RC(cpu: X86Cpu, i: Insn): void { const s = cpu.s, n = s[2 * RCX] & 31; if (n !== 0) shr32(s, 2 * i.rm, n); else s[2 * i.rm + 1] = 0; }
+function sar32RC(cpu: X86Cpu, i: Insn): void { const s = cpu.s, n = s[2 * RCX] & 31; if (n !== 0) sar32(s, 2 * i.rm, n); else s[2 * i.rm + 1] = 0; }
+function rol32RC(cpu: X86Cpu, i: Insn): void { const s = cpu.s, n = s[2 * RCX] & 31; if (n !== 0) rol32(s, 2 * i.rm, n); else s[2 * i.rm + 1] = 0; }
+function ror32RC(cpu: X86Cpu, i: Insn): void { const s = cpu.s, n = s[2 * RCX] & 31; if (n !== 0) ror32(s, 2 * i.rm, n); else s[2 * i.rm + 1] = 0; }
+
+/** Fast handlers by op (ROL, ROR, -, -, SHL, SHR, -, SAR): [imm 64, imm 32, CL 64, CL 32]. */
+const FAST: (readonly [Handler, Handler, Handler, Handler] | null)[] = [
+  [rol64RI, rol32RI, rol64RC, rol32RC], [ror64RI, ror32RI, ror64RC, ror32RC], null, null,
+  [shl64RI, shl32RI, shl64RC, shl32RC], [shr64RI, shr32RI, shr64RC, shr32RC], null,
+  [sar64RI, sar32RI, sar64RC, sar32RC],
+];
 
 // ---- SHLD / SHRD
 
@@ -291,14 +350,13 @@ function decShift(d: Decoder, i: Insn): void {
   if (i.rm < 0) { i.exec = shiftM; return; }
   if (i.size === 1) i.rm = d.breg(i.rm);
   i.exec = shiftR;
-  if (i.imm2 === 0) {
-    const n = i.immLo & (i.size === 8 ? 63 : 31);
-    if (n !== 0 && (i.size === 8 || i.size === 4)) {
-      i.immLo = n;
-      if (i.op === OP_SHL) i.exec = i.size === 8 ? shl64RI : shl32RI;
-      else if (i.op === OP_SHR) i.exec = i.size === 8 ? shr64RI : shr32RI;
-      else if (i.op === OP_SAR) i.exec = i.size === 8 ? sar64RI : sar32RI;
-    }
+  const fast = FAST[i.op];
+  if (fast === null || (i.size !== 8 && i.size !== 4)) return;
+  if (i.imm2 !== 0) { i.exec = fast[i.size === 8 ? 2 : 3]; return; }
+  const n = i.immLo & (i.size === 8 ? 63 : 31);
+  if (n !== 0) { // a masked count of 0 stays on shiftR (it still zero-extends a 32-bit destination)
+    i.immLo = n;
+    i.exec = fast[i.size === 8 ? 0 : 1];
   }
 }
 
