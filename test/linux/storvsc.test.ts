@@ -1,5 +1,5 @@
 // Disks on the synthetic SCSI controller, proven by Debian 12's own hv_storvsc and sd drivers: `hypatia run
-// --disk` attaches a dynamic VHDX (LUN 0, /dev/sda), a VHDX with 4 KiB logical sectors (LUN 1), a raw image
+// --disk` attaches a dynamic VHDX (LUN 0), a VHDX with 4 KiB logical sectors (LUN 1), a raw image
 // read-only (LUN 2) and a dynamic VHD (LUN 3). In the guest: each disk has its size, sector size, read-only flag, write-back cache and
 // discard support as sd read them from our INQUIRY/VPD/READ CAPACITY/MODE SENSE answers; a static program
 // writes patterns with O_DIRECT and fsync, reads the host's pattern from the read-only disk, discards a range,
@@ -67,14 +67,28 @@ const A = (): string => join(tmp, 'a.vhdx');
 const B = (): string => join(tmp, 'b.vhdx');
 const C = (): string => join(tmp, 'c.img');
 const D = (): string => join(tmp, 'd.vhd');
-/** What the first boot writes: [disk, seed, offset, length]. */
+/** What the first boot writes: [disk (/dev/lN, see LUNS_SCRIPT), seed, offset, length]. */
 const WRITES: [string, number, number, number][] = [
-  ['sda', 7, 1 * MiB, 4 * MiB],
-  ['sda', 8, 63 * MiB, 1 * MiB], // the disk's last MiB
-  ['sdb', 11, 0, 2 * MiB],
-  ['sdd', 13, 20 * MiB, 4 * MiB], // the VHD's last 4 MiB: two 2 MiB blocks
+  ['l0', 7, 1 * MiB, 4 * MiB],
+  ['l0', 8, 63 * MiB, 1 * MiB], // the disk's last MiB
+  ['l1', 11, 0, 2 * MiB],
+  ['l3', 13, 20 * MiB, 4 * MiB], // the VHD's last 4 MiB: two 2 MiB blocks
 ];
 const RO_SEED = 99;
+/**
+ * Linux names sd disks in the order their (asynchronous) probes run, which is usually LUN order and not always
+ * (seen under load: LUN 1 became sda). The guest finds each LUN's disk through sysfs (H:C:T:L) and links it as
+ * /dev/lN, with its sysfs directory as /b/lN (console lines are short).
+ */
+const LUNS_SCRIPT = `#!/bin/sh
+mkdir -p /b
+for d in /sys/bus/scsi/devices/*:0:0:*; do
+  [ -d "$d/block" ] || continue
+  n=$(ls "$d/block"); l=\${d##*:}
+  ln -sf /dev/$n /dev/l$l; ln -sf /sys/block/$n /b/l$l
+  echo "lun $l: $n"
+done
+`;
 
 before(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'hypatia-storvsc-'));
@@ -84,7 +98,7 @@ before(async () => {
   execFileSync('cc', ['-O2', '-static', '-o', exe, SOURCE], { stdio: ['ignore', 'ignore', 'inherit'] });
   images = await ensureGuestImages();
   initrd = join(tmp, 'initrd-disk.img');
-  writeFileSync(initrd, buildInitramfs({ base: images.initrd, files: [{ path: '/dc', source: exe }] }));
+  writeFileSync(initrd, buildInitramfs({ base: images.initrd, files: [{ path: '/dc', source: exe }, { path: '/luns', data: LUNS_SCRIPT, mode: 0o755 }] }));
   hypatia('vhd', 'create', '--size', '64M', '--block-size', '1M', A());
   hypatia('vhd', 'create', '--size', '40M', '--logical-sector-size', '4096', B());
   writeFileSync(C(), pattern(RO_SEED, 0, 8 * MiB));
@@ -128,24 +142,26 @@ async function powerOff(g: GuestConsole): Promise<void> {
 }
 
 describe('storvsc disks: hypatia run --disk, Debian 12\'s hv_storvsc and sd', () => {
-  it('boots with four disks; the guest sees LUNs 0..3 as sda..sdd with their sizes, sectors and flags', { timeout: BOOT_TIMEOUT_MS + 60_000 }, async (t) => {
+  it('boots with four disks; the guest sees LUNs 0..3 with their sizes, sectors and flags', { timeout: BOOT_TIMEOUT_MS + 60_000 }, async (t) => {
     const g = await boot([A(), B(), `${C()},ro`, D()]);
     const readyAt = Date.now() - g.started;
     await sh('until [ -b /dev/sdd ];do sleep 1;done');
     t.diagnostic(`ready marker after ${(readyAt / 1000).toFixed(1)} s, all four disks after ${((Date.now() - g.started) / 1000).toFixed(1)} s`);
     t.diagnostic((await sh("dmesg|grep -e storvsc -e 'sd '|head -4")).trim());
-    await sh('ln -s /sys/block /b'); // console lines are short (and the prompt must keep its length)
-    assert.equal(await sh('cat /b/sd[abcd]/size'), `${64 * 2048}\n${40 * 2048}\n${8 * 2048}\n${24 * 2048}\n`);
-    assert.equal(await sh('cat /b/sd[abcd]/ro'), '0\n0\n1\n0\n');
-    assert.equal(await sh('cat /b/sd[a-d]/queue/logical_b*'), '512\n4096\n512\n512\n');
-    assert.equal(await sh('cat /b/sd[abcd]/device/vendor'), 'Msft    \n'.repeat(4));
-    assert.match(await sh('ls /b/sda/device/scsi_disk'), /^\d+:0:0:0\n$/);
-    assert.match(await sh('ls /b/sdc/device/scsi_disk'), /^\d+:0:0:2\n$/);
-    assert.match(await sh('ls /b/sdd/device/scsi_disk'), /^\d+:0:0:3\n$/);
-    assert.equal(await sh('cat /b/sda/queue/write_cache'), 'write back\n', 'WCE from the caching mode page');
-    assert.equal(await sh('cat /b/sda/queue/rotational'), '0\n', 'VPD 0xB1: non-rotating');
-    const [discardA, discardC] = (await sh('cat /b/sd[ac]/queue/discard_max_bytes')).trim().split('\n').map(Number);
-    assert.ok(discardA > 0, 'UNMAP on sda, from VPD 0xB0/0xB2 and LBPME');
+    const names = await sh('/luns');
+    t.diagnostic(names.trim().replace(/\n/g, ', '));
+    assert.match(names, /^lun 0: sd[a-d]\nlun 1: sd[a-d]\nlun 2: sd[a-d]\nlun 3: sd[a-d]\n$/, 'four LUNs, each a disk');
+    assert.equal(await sh('cat /b/l[0-3]/size'), `${64 * 2048}\n${40 * 2048}\n${8 * 2048}\n${24 * 2048}\n`);
+    assert.equal(await sh('cat /b/l[0-3]/ro'), '0\n0\n1\n0\n');
+    assert.equal(await sh('cat /b/l[0-3]/queue/logical_b*'), '512\n4096\n512\n512\n');
+    assert.equal(await sh('cat /b/l[0-3]/device/vendor'), 'Msft    \n'.repeat(4));
+    assert.match(await sh('ls /b/l0/device/scsi_disk'), /^\d+:0:0:0\n$/);
+    assert.match(await sh('ls /b/l2/device/scsi_disk'), /^\d+:0:0:2\n$/);
+    assert.match(await sh('ls /b/l3/device/scsi_disk'), /^\d+:0:0:3\n$/);
+    assert.equal(await sh('cat /b/l0/queue/write_cache'), 'write back\n', 'WCE from the caching mode page');
+    assert.equal(await sh('cat /b/l0/queue/rotational'), '0\n', 'VPD 0xB1: non-rotating');
+    const [discardA, discardC] = (await sh('cat /b/l[02]/queue/discard_max_bytes')).trim().split('\n').map(Number);
+    assert.ok(discardA > 0, 'UNMAP on LUN 0, from VPD 0xB0/0xB2 and LBPME');
     assert.equal(discardC, 0, 'no UNMAP on the read-only disk');
     assert.equal(await sh("dmesg|grep -c 'Attached SCSI disk'"), '4\n');
     const log = await sh('dmesg|grep -e sd -e vsc');
@@ -160,26 +176,26 @@ describe('storvsc disks: hypatia run --disk, Debian 12\'s hv_storvsc and sd', ()
     for (const [disk, seed, offset, length] of WRITES) {
       assert.match(await sh(`/dc verify /dev/${disk} ${seed} ${offset} ${length}`), /^disk-check: verify ok/);
     }
-    assert.match(await sh(`/dc verify /dev/sdc ${RO_SEED} 0 ${8 * MiB}`), /^disk-check: verify ok/);
+    assert.match(await sh(`/dc verify /dev/l2 ${RO_SEED} 0 ${8 * MiB}`), /^disk-check: verify ok/);
     // Discard: written first so the VHDX has the blocks, then freed through UNMAP.
-    assert.match(await sh(`/dc write /dev/sda 5 ${32 * MiB} ${2 * MiB}`), /wrote/);
-    assert.match(await sh(`/dc discard /dev/sda ${32 * MiB} ${2 * MiB}`), /^disk-check: discarded/);
-    const r = await booted().run(`/dc verify /dev/sda 7 ${MiB} ${4 * MiB}`, COMMAND_TIMEOUT_MS);
+    assert.match(await sh(`/dc write /dev/l0 5 ${32 * MiB} ${2 * MiB}`), /wrote/);
+    assert.match(await sh(`/dc discard /dev/l0 ${32 * MiB} ${2 * MiB}`), /^disk-check: discarded/);
+    const r = await booted().run(`/dc verify /dev/l0 7 ${MiB} ${4 * MiB}`, COMMAND_TIMEOUT_MS);
     assert.equal(r.status, 0, 'data beside the discarded range is intact');
     t.diagnostic('patterns written, verified; discard done');
   });
 
   it('the read-only disk refuses writes: the block layer says so, and a raw WRITE(10) gets DATA PROTECT / WRITE PROTECTED sense', { timeout: COMMAND_TIMEOUT_MS * 3 }, async () => {
     const g = booted();
-    const w = await g.run('/dc write /dev/sdc 1 0 4096', COMMAND_TIMEOUT_MS);
+    const w = await g.run('/dc write /dev/l2 1 0 4096', COMMAND_TIMEOUT_MS);
     assert.notEqual(w.status, 0);
     assert.match(w.output, /^disk-check: FAIL (open for writing|pwrite)/);
     // storvsc logs the failed command (scsi status 2, srb 0x84 = ERROR | AUTOSENSE_VALID) on the console too.
-    const sg = await sh('/dc sgwrite /dev/sdc 0');
+    const sg = await sh('/dc sgwrite /dev/l2 0');
     assert.match(sg, /^disk-check: sg write status 0x02 host 0x0 sense 7\/27\/00$/m, 'CHECK CONDITION, DATA PROTECT, WRITE PROTECTED');
     assert.match(sg, /hv_storvsc .* cmd 0x2a status: scsi 0x2 srb 0x84 hv 0x0$/m);
     // ...and the disk is unchanged (checked on the host after power-off as well).
-    assert.match(await sh(`/dc verify /dev/sdc ${RO_SEED} 0 4096`), /verify ok/);
+    assert.match(await sh(`/dc verify /dev/l2 ${RO_SEED} 0 4096`), /verify ok/);
   });
 
   it('powers off with status 0', { timeout: 120_000 }, async () => {
@@ -187,7 +203,7 @@ describe('storvsc disks: hypatia run --disk, Debian 12\'s hv_storvsc and sd', ()
   });
 
   it('the host reads the same bytes with qemu-img convert; the discarded range is freed; the read-only image is untouched', { timeout: 120_000 }, () => {
-    const checks: [string, string][] = [[A(), 'sda'], [D(), 'sdd']];
+    const checks: [string, string][] = [[A(), 'l0'], [D(), 'l3']];
     for (const [image, disk] of checks) {
       const out = join(tmp, `${disk}.raw`);
       execFileSync('qemu-img', ['convert', '-O', 'raw', image, out]);
@@ -204,10 +220,10 @@ describe('storvsc disks: hypatia run --disk, Debian 12\'s hv_storvsc and sd', ()
     const b = openDisk(B(), { readOnly: true });
     try {
       for (const [d, seed, offset, length] of WRITES) {
-        if (d !== 'sdb') continue;
+        if (d !== 'l1') continue;
         const got = Buffer.alloc(length);
         b.read(offset, got);
-        assert.ok(got.equals(pattern(seed, offset, length)), `sdb (4 KiB sectors): ${length} bytes at ${offset}`);
+        assert.ok(got.equals(pattern(seed, offset, length)), `LUN 1 (4 KiB sectors): ${length} bytes at ${offset}`);
       }
     } finally {
       b.close();
@@ -226,9 +242,9 @@ describe('storvsc disks: hypatia run --disk, Debian 12\'s hv_storvsc and sd', ()
     // The older protocol (no msg_conn_id, connection id 1 throughout) serves the disk the same way.
     const g = await boot([A()], ['--vmbus-version', '4.0']);
     assert.match(g.output, /hv_vmbus: Vmbus version:4\.0\b/, g.tail());
-    await sh('until [ -b /dev/sda ];do sleep 1;done');
+    await sh('until [ -b /dev/sda ];do sleep 1;done'); // the only disk
     for (const [disk, seed, offset, length] of WRITES) {
-      if (disk !== 'sda') continue;
+      if (disk !== 'l0') continue;
       assert.match(await sh(`/dc verify /dev/sda ${seed} ${offset} ${length}`), /^disk-check: verify ok/);
     }
     assert.equal(await sh('ls /sys/block | grep -c ^sd'), '1\n', 'one disk this time');
