@@ -112,6 +112,13 @@ for (const op of ['add', 'adc', 'sub', 'sbb', 'and', 'or', 'xor', 'cmp', 'test']
 }
 for (const op of ['inc', 'dec', 'neg']) for (const size of SIZES) add({ asm: `${op} ${r(size, 2)}; ${allSet}` });
 add({ asm: `sahf; ${allSet}` });
+// CMP operands that are equal, or equal in their high half only (the VP compares recorded operands directly).
+add({ asm: `cmp rax, rax; ${allSet}` });
+add({ asm: `cmp esi, esi; ${allSet}` });
+add({ asm: `mov rbx, rax; add bl, cl; cmp rax, rbx; ${allSet}` });
+add({ asm: `mov rbx, rax; sub ebx, ecx; cmp rbx, rax; ${allSet}` });
+add({ asm: `mov rbx, rax; xor bh, cl; cmp ax, bx; ${allSet}` });
+add({ asm: `mov rbx, rax; xor bh, cl; cmp al, bl; ${allSet}` });
 
 // ---- MOV
 for (const size of SIZES) {
