@@ -1,8 +1,8 @@
 // ensureGuestImages: the Linux guest (Debian 12's cloud kernel and a busybox initramfs with the Hyper-V
 // drivers) in a cache directory, fetched with apt-get download and built here. Each step is skipped when its
 // result is already there: a re-run with nothing new costs a few apt-cache queries and two file hashes.
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import {
   aptDownload, aptExpectedDeb, aptListsState, aptUpdate, debExtract, debFileName, resolveCloudKernel,
   type AptContext, type CloudKernel, type ResolvedPackage,
@@ -130,6 +130,20 @@ function result(dir: string, manifest: GuestManifest, fresh: boolean): GuestImag
   };
 }
 
+/**
+ * mkdir -p for the user's cache path, one level at a time: Node 20's recursive mkdirSync spins forever where
+ * mkdir answers ENOENT under a parent that exists (e.g. HYPATIA_CACHE=/proc/x), instead of failing.
+ */
+function makeDirectory(dir: string): void {
+  const missing: string[] = [];
+  for (let d = resolve(dir); !existsSync(d); d = dirname(d)) {
+    missing.push(d);
+    if (dirname(d) === d) break;
+  }
+  for (let k = missing.length - 1; k >= 0; k--) mkdirSync(missing[k]);
+  if (!statSync(dir).isDirectory()) throw new Error('it exists and is not a directory');
+}
+
 /** Downloads (if needed), unpacks (if needed) and builds the guest kernel and initramfs in the cache. */
 export async function ensureGuestImages(options: EnsureGuestImagesOptions = {}): Promise<GuestImages> {
   const dir = options.cacheDir ?? defaultGuestCacheDir();
@@ -137,7 +151,7 @@ export async function ensureGuestImages(options: EnsureGuestImagesOptions = {}):
   const modules = options.modules ?? HYPERV_MODULES;
   const recipe = recipeHash(modules);
   try {
-    mkdirSync(dir, { recursive: true });
+    makeDirectory(dir);
   } catch (e) {
     if (isNoSpace(e)) throw new GuestImageError('no-space', `no space left on device: cannot create ${dir}`);
     throw new GuestImageError('tool', `cannot create the cache directory ${dir}: ${(e as Error).message}`);

@@ -228,6 +228,19 @@ describe('guest fetch', () => {
     assert.match(r.stderr, /^hypatia guest fetch: apt-config not found: fetching the guest needs Debian's apt-get, apt-cache and dpkg-deb/m);
   });
 
+  it('a cache path that cannot be a directory fails at once with one clear line (no endless mkdir under /proc)', () => {
+    // Node 20's recursive mkdirSync never returns for /proc/<missing> (ENOENT under an existing parent): run
+    // in a child with a deadline so a regression fails rather than hangs the suite.
+    const file = path.join(tmp, 'a-file');
+    fs.writeFileSync(file, 'not a directory');
+    for (const [cache, why] of [['/proc/hypatia-no-such-cache', 'ENOENT'], [path.join(file, 'cache'), 'ENOTDIR'], [file, 'not a directory']]) {
+      const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'scripts', 'guest-fetch.mjs'), '--cache', cache], { encoding: 'utf8', timeout: 30_000 });
+      assert.equal(r.error, undefined, `${cache}: ${r.error?.message}`);
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, new RegExp(`^hypatia guest fetch: cannot create the cache directory ${cache}: .*${why}`, 'm'));
+    }
+  });
+
   it('refuses to start on a file system without room for the packages', async () => {
     const small = path.join(tmp, 'small');
     fs.mkdirSync(small);
