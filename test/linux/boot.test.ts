@@ -5,16 +5,17 @@
 // the CPUID bits of the partition (named by the guest kernel's own flag table), a static glibc program must
 // print inside the guest exactly what it prints on the host, and `poweroff -f`, typed before the end of
 // input, must end the run with status 0. One boot, about a minute of wall time on two cores.
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { buildInitramfs, ensureGuestImages, READY_MARKER, type GuestImages } from '../../src/guest-images/index.js';
 import { softwareCpuidProfile, type CpuidTable } from '../../src/vp/index.js';
 import { CHILD_DEFAULT_PRIVILEGES, composeChildCpuid, MAX_VPS_PER_PARTITION } from '../../src/hv/index.js';
 import { GuestConsole } from './guest-console.js';
+import { bootGuard } from './boot-guard.js';
 import { CPUID_WORDS, kernelCapFlagNames } from './kernel-cap-flags.js';
 
 const ROOT = resolve('.');
@@ -67,16 +68,7 @@ before(async () => {
   flagNames = kernelCapFlagNames(readFileSync(images.kernel));
 }, { timeout: 900_000 });
 
-after(() => {
-  guest?.kill();
-  if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true });
-});
-
-/** The booted guest; a test after a failed boot fails with the boot's message, not a null dereference. */
-function booted(): GuestConsole {
-  if (guest === null) throw new Error('the guest did not boot (see the first failure)');
-  return guest;
-}
+const booted = bootGuard(() => ({ guest, tmp }));
 
 describe(`Debian 12 cloud kernel on Hypatia, --append "${CMDLINE}", driven through COM1 from a pipe`, () => {
   it('boots to the ready marker and a shell prompt', { timeout: BOOT_TIMEOUT_MS + 10_000 }, async (t) => {

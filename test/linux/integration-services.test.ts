@@ -13,15 +13,16 @@
 //     services negotiate again in the new boot (a KVP value reaches the new daemon);
 //   - SIGTERM to hypatia runs the guest's own power-off path (hv_utils' shutdown request, /sbin/poweroff,
 //     /init's trap, "reboot: Power down") and hypatia exits 0.
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildInitramfs, ensureGuestImages, READY_MARKER, type GuestImages } from '../../src/guest-images/index.js';
 import { GuestConsole } from './guest-console.js';
+import { bootGuard } from './boot-guard.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const BOOT_TIMEOUT_MS = 400_000;
@@ -92,16 +93,7 @@ before(async () => {
   writeFileSync(runner, `const { main } = await import(${JSON.stringify(MAIN)});\nprocess.exitCode = await main(process.argv.slice(2));\n`);
 }, { timeout: 900_000 });
 
-after(() => {
-  guest?.kill();
-  if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true });
-});
-
-/** The booted guest; a test after a failed boot fails with the boot's message, not a null dereference. */
-function booted(): GuestConsole {
-  if (guest === null) throw new Error('the guest did not boot (see the first failure)');
-  return guest;
-}
+const booted = bootGuard(() => ({ guest, tmp }));
 
 /** The guest's first clock reading minus the host's clock when it arrived (s), and the offset where the script said ready. */
 let skewAtBoot = NaN;

@@ -10,16 +10,17 @@
 // remounts / read-only before powering off. On the host, after the run ends, qemu-img
 // (an independent VHDX reader) converts the image to raw, debugfs reads the guest's file and syslog back out
 // of it, and e2fsck -fn finds the filesystem clean.
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ensureGuestImages, READY_MARKER, ROOT_STAGE_MARKER, type GuestImages } from '../../src/guest-images/index.js';
 import { ensureQemuTools } from '../storage/qemu-tools.js';
 import { ensureDebianTool } from '../guest-images/debian-tools.js';
 import { GuestConsole } from './guest-console.js';
+import { bootGuard } from './boot-guard.js';
 
 const ROOT = resolve('.');
 const CLI = join(ROOT, 'bin', 'hypatia.js');
@@ -56,15 +57,7 @@ ${BINARY_PATH} echo "root-disk-check: $(${BINARY_PATH} basename ${BINARY_PATH}) 
   execFileSync(process.execPath, [CLI, 'guest', 'rootfs', disk, '--size', '1G', '--add', `${script}:${SCRIPT_PATH}`, '--add', `${binary}:${BINARY_PATH}`], { stdio: ['ignore', 'ignore', 'inherit'] });
 }, { timeout: 900_000 });
 
-after(() => {
-  guest?.kill();
-  if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true });
-});
-
-function booted(): GuestConsole {
-  if (guest === null) throw new Error('the guest did not boot (see the first failure)');
-  return guest;
-}
+const booted = bootGuard(() => ({ guest, tmp }));
 
 async function sh(line: string): Promise<string> {
   const r = await booted().run(line, COMMAND_TIMEOUT_MS);

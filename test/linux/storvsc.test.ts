@@ -8,7 +8,7 @@
 // not open VHDX with 4 KiB logical sectors, so that one is read back through src/storage) and sees the
 // discarded range freed in the VHDX; a second boot reads the data back, writes more with fsync and is killed
 // (SIGKILL): what it fsynced is in the image all the same. Two boots in all.
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,6 +18,7 @@ import { buildInitramfs, ensureGuestImages, READY_MARKER, type GuestImages } fro
 import { openDisk } from '../../src/storage/index.js';
 import { ensureQemuTools } from '../storage/qemu-tools.js';
 import { GuestConsole } from './guest-console.js';
+import { bootGuard } from './boot-guard.js';
 
 const ROOT = resolve('.');
 const CLI = join(ROOT, 'bin', 'hypatia.js');
@@ -105,15 +106,7 @@ before(async () => {
   hypatia('vhd', 'create', '--size', '24M', D());
 }, { timeout: 900_000 });
 
-after(() => {
-  guest?.kill();
-  if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true });
-});
-
-function booted(): GuestConsole {
-  if (guest === null) throw new Error('the guest did not boot (see the first failure)');
-  return guest;
-}
+const booted = bootGuard(() => ({ guest, tmp }));
 
 async function boot(disks: string[], extra: string[] = []): Promise<GuestConsole> {
   const args = ['run', '--kernel', images.kernel, '--initrd', initrd, '--append', 'console=ttyS0', ...extra];

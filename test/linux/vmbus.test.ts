@@ -5,13 +5,14 @@
 // its --trace-vmbus narration, so whatever VSPs the machine carries are covered, plus a loopback device the
 // test root adds through the worker's addVsp hook). Then a guest reboot builds a new machine whose server
 // the new kernel connects to again, and poweroff -f ends the run with status 0. One process, two boots.
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { buildInitramfs, ensureGuestImages, READY_MARKER, type GuestImages } from '../../src/guest-images/index.js';
 import { GuestConsole } from './guest-console.js';
+import { bootGuard } from './boot-guard.js';
 import { LOOPBACK_CLASS, LOOPBACK_INSTANCE } from '../support/loopback-vsp.js';
 
 const ROOT = resolve('.');
@@ -55,15 +56,7 @@ before(async () => {
   writeFileSync(initrd, buildInitramfs({ base: images.initrd, files: [{ path: '/vmbus-check', data: CHECK_SCRIPT, mode: 0o755 }] }));
 }, { timeout: 900_000 });
 
-after(() => {
-  guest?.kill();
-  if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true });
-});
-
-function booted(): GuestConsole {
-  if (guest === null) throw new Error('the guest did not boot (see the first failure)');
-  return guest;
-}
+const booted = bootGuard(() => ({ guest, tmp }));
 
 describe('VMBus: Debian 12\'s hv_vmbus on the root\'s channel server', () => {
   it('boots; hv_vmbus loads and negotiates VMBus 5.3 with no complaint', { timeout: BOOT_TIMEOUT_MS + 10_000 }, async (t) => {
